@@ -1,0 +1,76 @@
+using Backbones.Serialization.Archives;
+using Backbones.Serialization.Pickle;
+using Microsoft.Win32.SafeHandles;
+using static TorchSharp.torch;
+
+namespace Backbones.Serialization;
+
+/// <summary>
+/// Reads the zip checkpoint format of PyTorch 1.6 and later: <c>ARCHIVE/data.pkl</c> names storages by key,
+/// each storage is the member <c>ARCHIVE/data/KEY</c>, read once, straight into its tensor's memory.
+/// </summary>
+internal static class PthZipReader
+{
+    public static unsafe object? Read(SafeFileHandle handle, string file, PickleLimits limits)
+    {
+        using var zip = new ZipFileReader(handle, file);
+        var pickleEntry = zip.Entries.FirstOrDefault(e => e.Name.EndsWith("/data.pkl", StringComparison.Ordinal) && e.Name.Count(c => c == '/') == 1)
+            ?? throw new CheckpointFormatException(file, null, "zip archive without an ARCHIVE/data.pkl member: not a PyTorch checkpoint");
+        string archive = pickleEntry.Name[..^"data.pkl".Length];
+        bool bigEndian = ReadByteOrder(zip, archive, file);
+
+        var storages = new Dictionary<string, StorageRef>(StringComparer.Ordinal);
+        StorageRef LoadStorage(object?[] id, string where)
+        {
+            // ('storage', storage_type, key, location, numel)
+            if (id.Length != 5 || id[1] is not TorchDType dtype || id[2] is not string key || id[4] is not long numel)
+                throw new CheckpointFormatException(file, where, $"malformed storage id (a tuple of {id.Length})");
+            if (storages.TryGetValue(key, out var known)) return known;
+            var entry = zip.Find($"{archive}data/{key}")
+                ?? throw new CheckpointFormatException(file, $"{archive}data/{key}", "storage named by the pickle is missing from the archive");
+            long bytes = ChecksStorageSize(file, entry.Name, numel, dtype, entry.Size);
+            var data = empty([numel], dtype.ScalarType);
+            if (bytes > 0) zip.ReadInto(entry, (byte*)TensorMemory.DataPointer(data), bytes);
+            if (bigEndian) ByteOrder.SwapInPlace(data, dtype);
+            return storages[key] = new StorageRef(file, key, dtype, data);
+        }
+
+        var pickle = zip.ReadAll(pickleEntry, limits.MaxPickleBytes);
+        using var stream = new MemoryStream(pickle, writable: false);
+        var reader = new PickleReader(stream, file, pickleEntry.Name, new TorchUnpickler(file, LoadStorage), limits, pickle.Length);
+        return reader.Load();
+    }
+
+    /// <summary>
+    /// A storage's member must hold at least numel elements; PyTorch writes exactly that many bytes.
+    /// </summary>
+    internal static long ChecksStorageSize(string file, string entry, long numel, TorchDType dtype, long available)
+    {
+        if (numel < 0) throw new CheckpointFormatException(file, entry, $"negative element count {numel}");
+        long bytes;
+        try
+        {
+            bytes = checked(numel * dtype.ElementSize);
+        }
+        catch (OverflowException)
+        {
+            throw new CheckpointFormatException(file, entry, $"element count {numel} overflows");
+        }
+        if (bytes != available)
+            throw new CheckpointFormatException(file, entry, $"storage of {numel} {dtype} elements needs {bytes} bytes but the member holds {available}");
+        return bytes;
+    }
+
+    static bool ReadByteOrder(ZipFileReader zip, string archive, string file)
+    {
+        var entry = zip.Find(archive + "byteorder");
+        if (entry is null) return false; // files before the record existed are little-endian
+        var text = System.Text.Encoding.ASCII.GetString(zip.ReadAll(entry, 16)).Trim();
+        return text switch
+        {
+            "little" => !BitConverter.IsLittleEndian,
+            "big" => BitConverter.IsLittleEndian,
+            _ => throw new CheckpointFormatException(file, entry.Name, $"unknown byte order '{text}'"),
+        };
+    }
+}
