@@ -1,0 +1,1 @@
+return Backbones.Cli.BackbonesCli.Run(args, Console.Out, Console.Error);
