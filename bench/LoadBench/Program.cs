@@ -144,12 +144,12 @@ static void ReadInto(string file, byte[] buffer)
     }
 }
 
-static (double Min, double Median, double Max) Stats(List<double> values)
+static Summary Stats(List<double> values)
 {
     var sorted = values.Order().ToArray();
     int mid = sorted.Length / 2;
     double median = sorted.Length % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-    return (sorted[0], median, sorted[^1]);
+    return new Summary(sorted[0], median, sorted[^1]);
 }
 
 // The repository root: where bench/ sits beside Directory.Build.props (dotnet run keeps the caller's directory).
@@ -178,3 +178,6 @@ static void Generate(string repo, string file)
     File.Move(Path.Combine(scratch, "resnet50.pth"), file);
     Directory.Delete(scratch, recursive: true);
 }
+
+/// <summary>Spread of a list of samples (named fields, so the JSON report shows them).</summary>
+record Summary(double Min, double Median, double Max);

@@ -1,7 +1,10 @@
 """Check that a .pth file (e.g. one written by Backbones) loads in real PyTorch
 with torch.load(weights_only=True) and matches a reference checkpoint.
 
-Usage: /usr/bin/python3 verify_checkpoint.py FILE REFERENCE
+Usage: /usr/bin/python3 verify_checkpoint.py FILE REFERENCE [--parameters-as-tensors]
+
+--parameters-as-tensors accepts a plain tensor where REFERENCE holds an nn.Parameter
+(Backbones, like a state dict, keeps no Parameters).
 
 Compares structure (including dict key order and OrderedDict._metadata),
 tensor dtype/shape/stride/storage_offset/bytes, storage sharing and plain
@@ -88,6 +91,9 @@ def same_plain(a, b):
     return a == b
 
 
+PARAMETERS_AS_TENSORS = False
+
+
 def compare(a, b, path, problems, storages_a, storages_b):
     """Recursively compare loaded object a against reference b."""
     where = path or "<root>"
@@ -97,9 +103,11 @@ def compare(a, b, path, problems, storages_a, storages_b):
             return
         storages_a[path] = storage_key(a)
         storages_b[path] = storage_key(b)
-        if type(a) is not type(b):
+        # Backbones reads Parameters as plain tensors (a state dict holds no Parameters), so a rewrite may too.
+        plain_ok = PARAMETERS_AS_TENSORS and isinstance(b, torch.nn.Parameter) and type(a) is torch.Tensor
+        if type(a) is not type(b) and not plain_ok:
             problems.append(f"{where}: type {type(a).__name__} != {type(b).__name__}")
-        if isinstance(b, torch.nn.Parameter) and a.requires_grad != b.requires_grad:
+        if isinstance(b, torch.nn.Parameter) and not plain_ok and a.requires_grad != b.requires_grad:
             problems.append(f"{where}: requires_grad {a.requires_grad} != {b.requires_grad}")
         for attr in ("dtype", "shape", "stride", "storage_offset"):
             va, vb = getattr(a, attr), getattr(b, attr)
@@ -177,9 +185,12 @@ def check(obj, ref):
 
 
 def main():
-    if len(sys.argv) != 3:
+    global PARAMETERS_AS_TENSORS
+    args = [a for a in sys.argv[1:] if a != "--parameters-as-tensors"]
+    PARAMETERS_AS_TENSORS = len(args) != len(sys.argv) - 1
+    if len(args) != 2:
         sys.exit(__doc__)
-    file_path, ref_path = sys.argv[1:]
+    file_path, ref_path = args
     result = {"ok": False, "problems": [], "tensors": 0}
     try:
         obj, result["loader"] = safe_load(file_path)

@@ -315,7 +315,7 @@ internal sealed class PickleReader
         if (length > _limits.MaxLongBytes) throw Error($"integer of {length} bytes exceeds the {_limits.MaxLongBytes}-byte limit");
         var bytes = ReadBytes(length);
         var value = new BigInteger(bytes, isUnsigned: false, isBigEndian: false);
-        return value >= long.MinValue && value <= long.MaxValue ? (long)value : value;
+        return value >= long.MinValue && value <= long.MaxValue ? (object)(long)value : value;
     }
 
     long ParseTextInt(string text)
@@ -331,7 +331,7 @@ internal sealed class PickleReader
         var digits = text.EndsWith('L') ? text[..^1] : text;
         if (digits.Length > _limits.MaxLongBytes * 3) throw Error("integer literal too long");
         return BigInteger.TryParse(digits, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var v)
-            ? (v >= long.MinValue && v <= long.MaxValue ? (long)v : v)
+            ? (v >= long.MinValue && v <= long.MaxValue ? (object)(long)v : v)
             : throw Error($"bad long literal '{Truncate(text)}'");
     }
 

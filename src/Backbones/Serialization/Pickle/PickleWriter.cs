@@ -153,7 +153,9 @@ internal sealed class PickleWriter
         {
             _out.Write((byte)'}');
         }
-        foreach (var batch in dict.Cast<DictionaryEntry>().Chunk(1000))
+        var entries = new List<DictionaryEntry>(dict.Count);
+        for (var e = dict.GetEnumerator(); e.MoveNext();) entries.Add(e.Entry);
+        foreach (var batch in entries.Chunk(1000))
         {
             _out.Write((byte)'(');
             foreach (var entry in batch)
