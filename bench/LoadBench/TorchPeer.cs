@@ -21,9 +21,10 @@ sealed class TorchPeer : IDisposable
     }
 
     /// <summary>One torch.load of <paramref name="path"/> as Python timed it; throws with Python's message if it failed.</summary>
-    public (double Seconds, int Tensors, long Bytes) Load(string path, bool weightsOnly)
+    /// <param name="fresh">Hand the peer's free memory back to the kernel first, so the load gets new pages.</param>
+    public (double Seconds, int Tensors, long Bytes) Load(string path, bool weightsOnly, bool fresh = false)
     {
-        _process.StandardInput.WriteLine(JsonSerializer.Serialize(new { path, runs = 1, weights_only = weightsOnly }));
+        _process.StandardInput.WriteLine(JsonSerializer.Serialize(new { path, runs = 1, weights_only = weightsOnly, fresh }));
         _process.StandardInput.Flush();
         var answer = Receive();
         if (answer["error"] is JsonNode error) throw new InvalidOperationException((string)error!);
