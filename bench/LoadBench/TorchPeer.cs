@@ -22,13 +22,13 @@ sealed class TorchPeer : IDisposable
 
     /// <summary>One torch.load of <paramref name="path"/> as Python timed it; throws with Python's message if it failed.</summary>
     /// <param name="fresh">Hand the peer's free memory back to the kernel first, so the load gets new pages.</param>
-    public (double Seconds, int Tensors, long Bytes) Load(string path, bool weightsOnly, bool fresh = false)
+    public (double Seconds, long Faults, int Tensors, long Bytes) Load(string path, bool weightsOnly, bool fresh = false)
     {
         _process.StandardInput.WriteLine(JsonSerializer.Serialize(new { path, runs = 1, weights_only = weightsOnly, fresh }));
         _process.StandardInput.Flush();
         var answer = Receive();
         if (answer["error"] is JsonNode error) throw new InvalidOperationException((string)error!);
-        return ((double)answer["seconds"]![0]!, (int)answer["tensors"]!, (long)answer["bytes"]!);
+        return ((double)answer["seconds"]![0]!, (long)answer["faults"]![0]!, (int)answer["tensors"]!, (long)answer["bytes"]!);
     }
 
     JsonNode Receive() =>

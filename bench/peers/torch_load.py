@@ -5,7 +5,7 @@ It lives as long as the benchmark, so neither Python's start-up nor
 answer a line on stdout:
 
   {"path": "x.pth", "runs": 1, "weights_only": false, "fresh": false}
-    -> {"seconds": [0.016], "tensors": 320, "bytes": 102441032}
+    -> {"seconds": [0.016], "faults": [3], "tensors": 320, "bytes": 102441032}
     or {"error": "..."} when that kind of load fails.
 
 glibc's allocator is set as in LoadBench's own process (Libc.cs): freed
@@ -17,6 +17,7 @@ Run with Debian's PyTorch: /usr/bin/python3 bench/peers/torch_load.py
 import ctypes
 import gc
 import json
+import resource
 import sys
 import time
 
@@ -27,19 +28,21 @@ libc = ctypes.CDLL("libc.so.6")
 
 
 def load_times(path, runs, weights_only, fresh):
-    seconds, tensors, nbytes = [], 0, 0
+    seconds, faults, tensors, nbytes = [], [], 0, 0
     for _ in range(runs):
         gc.collect()  # last run's garbage is not this run's cost
         if fresh:
             libc.malloc_trim(0)
+        faults_before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
         start = time.perf_counter()
         state = torch.load(path, map_location="cpu", weights_only=weights_only)
         seconds.append(time.perf_counter() - start)
+        faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults_before)
         values = [v for v in state.values() if isinstance(v, torch.Tensor)]
         tensors = len(values)
         nbytes = sum(v.numel() * v.element_size() for v in values)
         del state, values  # freed outside the timed region, as on the C# side
-    return {"seconds": seconds, "tensors": tensors, "bytes": nbytes}
+    return {"seconds": seconds, "faults": faults, "tensors": tensors, "bytes": nbytes}
 
 
 def main():
