@@ -9,19 +9,27 @@ using Backbones.Serialization;
 const string Python = "/usr/bin/python3"; // Debian's, which has torch; the pyenv python3 on PATH has not
 const string Ours = "ours: Checkpoint.Load", PlainRead = "plain read", TorchLoad = "torch.load";
 int runs = 15, warmup = 3;
+string[] memories = ["reused", "fresh"];
 for (int i = 0; i < args.Length; i++)
 {
     if (args[i] == "--runs" && i + 1 < args.Length && int.TryParse(args[++i], out runs) && runs > 0) continue;
     if (args[i] == "--warmup" && i + 1 < args.Length && int.TryParse(args[++i], out warmup) && warmup >= 0) continue;
-    Console.Error.WriteLine("usage: LoadBench [--runs N] [--warmup N]   (defaults: 15 measured rounds after 3 warm-up rounds)");
+    if (args[i] == "--memory" && i + 1 < args.Length && args[++i] is "reused" or "fresh" or "both")
+    {
+        memories = args[i] == "both" ? memories : [args[i]];
+        continue;
+    }
+    Console.Error.WriteLine("usage: LoadBench [--runs N] [--warmup N] [--memory reused|fresh|both]   (defaults: 15, 3, both)");
     return 2;
 }
 
 // Loading is mostly a copy into new tensor memory, so whether that memory's pages are already mapped decides
 // the time (a new page costs ~12 µs on this VM). glibc decides that by heuristics that flip from run to run,
-// so both processes pin it (Libc.cs, torch_load.py) and every loader is measured in both states:
+// so both processes pin it (Libc.cs, torch_load.py) and every loader is measured in two states, one phase each:
 //   reused: the memory the previous load freed is still mapped (a process that loads again and again);
 //   fresh:  free memory is handed back to the kernel before the load (the first load in a new process).
+// Phases, not mixed rounds: the first load into reused pages after a fresh one runs 2-4x slower on this VM
+// with no page fault the guest can see, which would blur 'reused' with 'fresh'.
 Libc.KeepFreedMemory();
 
 string repo = FindRepo();
@@ -47,39 +55,48 @@ catch (InvalidOperationException e) { weightsOnlyError = e.Message; }
 
 var reusedBuffer = new byte[fileBytes];
 ReadInto(file, reusedBuffer); // its pages are mapped from here on
-var loaders = new List<Loader>();
-foreach (bool fresh in new[] { false, true })
+List<Loader> LoadersFor(bool fresh)
 {
-    string memory = fresh ? "fresh" : "reused";
-    loaders.Add(new(memory, Ours, () => TimeOurs(file, fresh)));
-    loaders.Add(new(memory, PlainRead, () => fresh ? ReadIntoNewBuffer(file, fileBytes) : Measure(() => ReadInto(file, reusedBuffer))));
-    loaders.Add(new(memory, TorchLoad, () => FromPeer(peer.Load(file, weightsOnly: false, fresh))));
+    var loaders = new List<Loader>
+    {
+        new(Ours, () => TimeOurs(file, fresh)),
+        new(PlainRead, () => fresh ? ReadIntoNewBuffer(file, fileBytes) : Measure(() => ReadInto(file, reusedBuffer))),
+        new(TorchLoad, () => FromPeer(peer.Load(file, weightsOnly: false, fresh))),
+    };
     if (weightsOnlyError is null)
-        loaders.Add(new(memory, TorchLoad + " weights_only", () => FromPeer(peer.Load(file, weightsOnly: true, fresh))));
+        loaders.Add(new(TorchLoad + " weights_only", () => FromPeer(peer.Load(file, weightsOnly: true, fresh))));
+    return loaders;
 }
 
 Console.WriteLine($"{Path.GetRelativePath(repo, file)}: {fileBytes / 1e6:F1} MB, {ourTensors} tensors ({ourBytes / 1e6:F1} MB of data); " +
                   $"torch {peer.TorchVersion}; {Environment.ProcessorCount} cores; {warmup} warm-up + {runs} measured rounds");
 if (weightsOnlyError is not null) Console.WriteLine($"torch.load(weights_only=True) fails here: {weightsOnlyError}");
 
-var samples = loaders.GroupBy(l => l.Memory).ToDictionary(g => g.Key, g => g.ToDictionary(l => l.Name, _ => new List<double>()));
-var faults = loaders.GroupBy(l => l.Memory).ToDictionary(g => g.Key, g => g.ToDictionary(l => l.Name, _ => new List<long>()));
-for (int round = 0; round < warmup + runs; round++)
+var samples = new Dictionary<string, Dictionary<string, List<double>>>();
+var faults = new Dictionary<string, Dictionary<string, List<long>>>();
+foreach (string memory in memories)
 {
-    // The order rotates each round, so no loader always runs right after the same neighbour.
-    for (int k = 0; k < loaders.Count; k++)
+    var loaders = LoadersFor(fresh: memory == "fresh");
+    samples[memory] = loaders.ToDictionary(l => l.Name, _ => new List<double>());
+    faults[memory] = loaders.ToDictionary(l => l.Name, _ => new List<long>());
+    Console.Error.Write($"{memory} memory: ");
+    for (int round = 0; round < warmup + runs; round++)
     {
-        var loader = loaders[(round + k) % loaders.Count];
-        GC.Collect(); // the previous loader's garbage is not this one's cost
-        GC.WaitForPendingFinalizers();
-        var sample = loader.Run();
-        if (round < warmup) continue;
-        samples[loader.Memory][loader.Name].Add(sample.Seconds);
-        faults[loader.Memory][loader.Name].Add(sample.PageFaults);
+        // The order rotates each round, so no loader always runs right after the same neighbour.
+        for (int k = 0; k < loaders.Count; k++)
+        {
+            var loader = loaders[(round + k) % loaders.Count];
+            GC.Collect(); // the previous loader's garbage is not this one's cost
+            GC.WaitForPendingFinalizers();
+            var sample = loader.Run();
+            if (round < warmup) continue;
+            samples[memory][loader.Name].Add(sample.Seconds);
+            faults[memory][loader.Name].Add(sample.PageFaults);
+        }
+        Console.Error.Write(round < warmup ? 'w' : '.');
     }
-    Console.Error.Write(round < warmup ? 'w' : '.');
+    Console.Error.WriteLine();
 }
-Console.Error.WriteLine();
 
 // Ratios are taken round by round (same round, same conditions), then summarised.
 var summary = samples.ToDictionary(m => m.Key, m => m.Value.ToDictionary(s => s.Key, s => Stats(s.Value)));
@@ -222,8 +239,8 @@ static void Generate(string repo, string file)
     Directory.Delete(scratch, recursive: true);
 }
 
-/// <summary>One way of loading, in one memory state; Run loads once and says what it cost.</summary>
-record Loader(string Memory, string Name, Func<Sample> Run);
+/// <summary>One way of loading; Run loads once and says what it cost.</summary>
+record Loader(string Name, Func<Sample> Run);
 
 record Sample(double Seconds, long PageFaults);
 
