@@ -58,7 +58,12 @@ public sealed class Checkpoint : IDisposable
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new CheckpointFormatException(path, null, e.Message, e);
+            throw new CheckpointFormatException(path, null, e switch
+            {
+                FileNotFoundException or DirectoryNotFoundException => "no such file",
+                UnauthorizedAccessException => "permission denied",
+                _ => e.Message,
+            }, e);
         }
         // Tensors made while reading belong to the checkpoint, not to any dispose scope the caller has open;
         // storages and views that end up unused die with this scope.

@@ -77,4 +77,15 @@ public sealed class LibtorchLoadingTests
         Assert.Contains("\"format\": \"pth-zip\"", output);
         Assert.Contains("\"key\": \"w_t\"", output);
     }
+
+    [Fact]
+    public void AProgramThatOnlyReferencesTheLibraryLoadsLibtorch()
+    {
+        string sample = Path.Combine(Repository.Root, "samples", "DropClassifier", "bin", Repository.Configuration, "net10.0", "DropClassifier.dll");
+        Assert.True(File.Exists(sample), $"{sample} not built");
+        string output = Path.Combine(TempFolder.Create("sample"), "headless.safetensors");
+        var (code, stdout, error) = PyTorch.Run("dotnet", [sample, Path.Combine(Repository.Root, "samples", "checkpoints", "tiny_cnn.pth"), output], 120);
+        Assert.True(code == 0, stdout + error);
+        Assert.Equal(new[] { "dropped fc.weight", "dropped fc.bias", $"wrote {output}: 18 tensors, 4,848 parameters" }, stdout.TrimEnd().Split('\n'));
+    }
 }
