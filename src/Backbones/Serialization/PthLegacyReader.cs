@@ -35,7 +35,7 @@ internal static class PthLegacyReader
                 throw new CheckpointFormatException(file, where, $"malformed storage id (a tuple of {id.Length})");
             if (!roots.TryGetValue(rootKey, out var root))
             {
-                declaredBytes = checked(declaredBytes + CheckedBytes(file, where, numel, dtype));
+                declaredBytes = checked(declaredBytes + StorageRef.ByteSize(file, where, numel, dtype));
                 if (declaredBytes > stream.Length)
                     throw new CheckpointFormatException(file, where, $"storages declare {declaredBytes} bytes, more than the {stream.Length}-byte file holds");
                 root = roots[rootKey] = new StorageRef(file, rootKey, dtype, empty([numel], dtype.ScalarType));
@@ -78,19 +78,6 @@ internal static class PthLegacyReader
 
     internal static object? ReadPickle(Stream stream, string file, string entry, TorchUnpickler resolver, PickleLimits limits) =>
         new PickleReader(stream, file, entry, resolver, limits, stream.Length - stream.Position).Load();
-
-    internal static long CheckedBytes(string file, string where, long numel, TorchDType dtype)
-    {
-        if (numel < 0) throw new CheckpointFormatException(file, where, $"negative element count {numel}");
-        try
-        {
-            return checked(numel * dtype.ElementSize);
-        }
-        catch (OverflowException)
-        {
-            throw new CheckpointFormatException(file, where, $"element count {numel} overflows");
-        }
-    }
 
     internal static void ReadExactly(Stream stream, Span<byte> span, string file, string where)
     {

@@ -33,7 +33,7 @@ internal static class PthTarReader
                     throw new CheckpointFormatException(file, where, "storage header is not (key, location, storage type)");
                 string key = KeyOf(header[0], file, where);
                 long numel = PeekCount(s, file, where);
-                long bytes = PthLegacyReader.CheckedBytes(file, where, numel, dtype);
+                long bytes = StorageRef.ByteSize(file, where, numel, dtype);
                 if (bytes > s.Length - s.Position - 8) throw new CheckpointFormatException(file, where, $"declares {bytes} bytes, more than the member holds");
                 var storage = new StorageRef(file, key, dtype, empty([numel], dtype.ScalarType));
                 PthLegacyReader.ReadStorageData(s, file, where, storage, swap: false);

@@ -28,7 +28,9 @@ internal static class PthZipReader
             if (storages.TryGetValue(key, out var known)) return known;
             var entry = zip.Find($"{archive}data/{key}")
                 ?? throw new CheckpointFormatException(file, $"{archive}data/{key}", "storage named by the pickle is missing from the archive");
-            long bytes = ChecksStorageSize(file, entry.Name, numel, dtype, entry.Size);
+            long bytes = StorageRef.ByteSize(file, entry.Name, numel, dtype);
+            if (bytes != entry.Size)
+                throw new CheckpointFormatException(file, entry.Name, $"storage of {numel} {dtype} elements needs {bytes} bytes but the member holds {entry.Size}");
             var data = empty([numel], dtype.ScalarType);
             if (bytes > 0) zip.ReadInto(entry, (byte*)TensorMemory.DataPointer(data), bytes);
             if (bigEndian) ByteOrder.SwapInPlace(data, dtype);
@@ -39,26 +41,6 @@ internal static class PthZipReader
         using var stream = new MemoryStream(pickle, writable: false);
         var reader = new PickleReader(stream, file, pickleEntry.Name, new TorchUnpickler(file, LoadStorage), limits, pickle.Length);
         return reader.Load();
-    }
-
-    /// <summary>
-    /// A storage's member must hold at least numel elements; PyTorch writes exactly that many bytes.
-    /// </summary>
-    internal static long ChecksStorageSize(string file, string entry, long numel, TorchDType dtype, long available)
-    {
-        if (numel < 0) throw new CheckpointFormatException(file, entry, $"negative element count {numel}");
-        long bytes;
-        try
-        {
-            bytes = checked(numel * dtype.ElementSize);
-        }
-        catch (OverflowException)
-        {
-            throw new CheckpointFormatException(file, entry, $"element count {numel} overflows");
-        }
-        if (bytes != available)
-            throw new CheckpointFormatException(file, entry, $"storage of {numel} {dtype} elements needs {bytes} bytes but the member holds {available}");
-        return bytes;
     }
 
     static bool ReadByteOrder(ZipFileReader zip, string archive, string file)

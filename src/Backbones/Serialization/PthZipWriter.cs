@@ -45,21 +45,19 @@ internal static class PthZipWriter
             ]);
         }
 
+        var pickle = new MemoryStream();
+        new PickleWriter(pickle, Translate).WritePickle(root);
+        var zip = new ZipFileWriter(stream);
+        zip.Add($"{Archive}/data.pkl", pickle.GetBuffer().AsSpan(0, (int)pickle.Length));
+        zip.Add($"{Archive}/byteorder", "little"u8);
+        for (int i = 0; i < storages.Count; i++)
         {
-            var pickle = new MemoryStream();
-            new PickleWriter(pickle, Translate).WritePickle(root);
-            var zip = new ZipFileWriter(stream);
-            zip.Add($"{Archive}/data.pkl", pickle.GetBuffer().AsSpan(0, (int)pickle.Length));
-            zip.Add($"{Archive}/byteorder", "little"u8);
-            for (int i = 0; i < storages.Count; i++)
-            {
-                var (owner, _, bytes) = storages[i];
-                var start = TensorMemory.StoragePointer(owner);
-                zip.Add($"{Archive}/data/{i}", bytes, emit => TensorMemory.ForEachChunk(start, bytes, (span, _) => emit(span)));
-            }
-            zip.Add($"{Archive}/version", Encoding.ASCII.GetBytes("3\n"));
-            zip.Finish();
+            var (owner, _, bytes) = storages[i];
+            var start = TensorMemory.StoragePointer(owner);
+            zip.Add($"{Archive}/data/{i}", bytes, emit => TensorMemory.ForEachChunk(start, bytes, (span, _) => emit(span)));
         }
+        zip.Add($"{Archive}/version", Encoding.ASCII.GetBytes("3\n"));
+        zip.Finish();
     }
 
     static object?[] ToTuple(long[] values) => values.Select(v => (object?)v).ToArray();

@@ -40,4 +40,18 @@ internal sealed class StorageRef(string file, string key, TorchDType dtype, Tens
     }
 
     CheckpointFormatException Fail(string where, string problem) => new(file, where, problem);
+
+    /// <summary>numel × element size, refusing negative or overflowing counts before anything is allocated.</summary>
+    public static long ByteSize(string file, string where, long numel, TorchDType dtype)
+    {
+        if (numel < 0) throw new CheckpointFormatException(file, where, $"negative element count {numel}");
+        try
+        {
+            return checked(numel * dtype.ElementSize);
+        }
+        catch (OverflowException)
+        {
+            throw new CheckpointFormatException(file, where, $"element count {numel} overflows");
+        }
+    }
 }
