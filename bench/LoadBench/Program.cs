@@ -28,7 +28,7 @@ for (int i = 0; i < args.Length; i++)
 // so both processes pin it (Libc.cs, torch_load.py) and every loader is measured in two states, one phase each:
 //   reused: the memory the previous load freed is still mapped (a process that loads again and again);
 //   fresh:  free memory is handed back to the kernel before the load (the first load in a new process).
-// Phases, not mixed rounds: the first load into reused pages after a fresh one runs 2-4x slower on this VM
+// Phases, not mixed rounds: the first load into reused pages after a fresh one runs 2-5x slower on this VM
 // with no page fault the guest can see, which would blur 'reused' with 'fresh'.
 Libc.KeepFreedMemory();
 
@@ -111,19 +111,19 @@ var goals = ratios.ToDictionary(m => m.Key, m => new Dictionary<string, bool>
 foreach (var (memory, rows) in summary)
 {
     Console.WriteLine();
-    Console.WriteLine($"{memory + " memory",-30} {"min ms",8} {"median ms",10} {"max ms",8} {"median GB/s",12} {"page faults",12}");
+    Console.WriteLine($"{memory + " memory",-34} {"min ms",8} {"median ms",10} {"max ms",8} {"median GB/s",12} {"page faults",12}");
     foreach (var (name, s) in rows)
-        Console.WriteLine($"  {name,-28} {s.Min * 1e3,8:F1} {s.Median * 1e3,10:F1} {s.Max * 1e3,8:F1} {fileBytes / s.Median / 1e9,12:F2} {Median(faults[memory][name]),12}");
-    Console.WriteLine($"  {"ratio, round by round",-28} {"min",8} {"median",10} {"max",8}");
+        Console.WriteLine($"  {name,-32} {s.Min * 1e3,8:F1} {s.Median * 1e3,10:F1} {s.Max * 1e3,8:F1} {fileBytes / s.Median / 1e9,12:F2} {Median(faults[memory][name]),12}");
+    Console.WriteLine($"  {"ratio, round by round",-32} {"min",8} {"median",10} {"max",8}");
     foreach (var (name, s) in ratios[memory])
-        Console.WriteLine($"  {name,-28} {s.Min,8:F2} {s.Median,10:F2} {s.Max,8:F2}");
+        Console.WriteLine($"  {name,-32} {s.Min,8:F2} {s.Median,10:F2} {s.Max,8:F2}");
     foreach (var (goal, met) in goals[memory])
         Console.WriteLine($"  goal {goal}: {(met ? "met" : "NOT met")}");
 }
 
 var report = new
 {
-    date = DateTimeOffset.Now.ToString("yyyy-MM-dd HH:mm:ss zzz"),
+    date = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ"),
     machine = new { cores = Environment.ProcessorCount, os = Environment.OSVersion.ToString(), dotnet = Environment.Version.ToString(), torch = peer.TorchVersion },
     file = new { path = Path.GetRelativePath(repo, file), bytes = fileBytes, tensors = ourTensors, tensor_bytes = ourBytes },
     warmup,
@@ -136,7 +136,7 @@ var report = new
     goals,
 };
 string json = Path.Combine(results, "load.json");
-File.WriteAllText(json + ".tmp", JsonSerializer.Serialize(report, new JsonSerializerOptions { WriteIndented = true }));
+File.WriteAllText(json + ".tmp", JsonSerializer.Serialize(report, new JsonSerializerOptions { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower }));
 File.Move(json + ".tmp", json, overwrite: true); // a reader never sees half a report
 Console.WriteLine($"\nwrote {Path.GetRelativePath(repo, json)}");
 return 0;
@@ -153,7 +153,7 @@ static Sample TimeOurs(string file, bool fresh)
         checkpoint = Checkpoint.Load(file);
         state = checkpoint.TakeStateDict();
     });
-    state!.Dispose(); // after the clock stops, as torch.load's tensors are freed after its clock
+    state!.Dispose();
     checkpoint!.Dispose();
     return sample;
 }

@@ -14,6 +14,7 @@ internal static class PthZipReader
     public static unsafe object? Read(SafeFileHandle handle, string file, PickleLimits limits)
     {
         using var zip = new ZipFileReader(handle, file);
+        using var checks = new ChecksumQueue(file);
         var pickleEntry = zip.Entries.FirstOrDefault(e => e.Name.EndsWith("/data.pkl", StringComparison.Ordinal) && e.Name.Count(c => c == '/') == 1)
             ?? throw new CheckpointFormatException(file, null, "zip archive without an ARCHIVE/data.pkl member: not a PyTorch checkpoint");
         string archive = pickleEntry.Name[..^"data.pkl".Length];
@@ -32,15 +33,17 @@ internal static class PthZipReader
             if (bytes != entry.Size)
                 throw new CheckpointFormatException(file, entry.Name, $"storage of {numel} {dtype} elements needs {bytes} bytes but the member holds {entry.Size}");
             var data = empty([numel], dtype.ScalarType);
-            if (bytes > 0) zip.ReadInto(entry, (byte*)TensorMemory.DataPointer(data), bytes);
-            if (bigEndian) ByteOrder.SwapInPlace(data, dtype);
+            if (bytes > 0) zip.ReadInto(entry, (byte*)TensorMemory.DataPointer(data), bytes, bigEndian ? null : checks);
+            if (bigEndian) ByteOrder.SwapInPlace(data, dtype); // after its check: the CRC covers the stored bytes
             return storages[key] = new StorageRef(file, key, dtype, data);
         }
 
         var pickle = zip.ReadAll(pickleEntry, limits.MaxPickleBytes);
         using var stream = new MemoryStream(pickle, writable: false);
         var reader = new PickleReader(stream, file, pickleEntry.Name, new TorchUnpickler(file, LoadStorage), limits, pickle.Length);
-        return reader.Load();
+        var root = reader.Load();
+        checks.VerifyAll();
+        return root;
     }
 
     static bool ReadByteOrder(ZipFileReader zip, string archive, string file)

@@ -1,6 +1,5 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
-using System.IO.Hashing;
 using System.Text;
 using Microsoft.Win32.SafeHandles;
 
@@ -65,35 +64,37 @@ internal sealed class ZipFileReader : IDisposable
         fixed (byte* p = target) ReadInto(entry, p, target.Length);
     }
 
-    /// <summary>Reads a member straight into native memory of exactly its size; CRC-32 checked.</summary>
-    public unsafe void ReadInto(ZipEntry entry, byte* destination, long size)
+    /// <summary>
+    /// Reads a member straight into native memory of exactly its size. Its CRC-32 is checked before this returns,
+    /// or, given <paramref name="checks"/>, on another core while the caller reads on (the memory must then stay
+    /// alive until <see cref="ChecksumQueue.VerifyAll"/> returns).
+    /// </summary>
+    public unsafe void ReadInto(ZipEntry entry, byte* destination, long size, ChecksumQueue? checks = null)
     {
         if (size != entry.Size) throw Fail(entry.Name, $"holds {entry.Size} bytes but {size} were expected");
         long at = DataOffset(entry);
-        var crc = new Crc32();
-        using var inflate = entry.Method == 8 ? OpenDeflate(entry, at) : null;
-        for (long done = 0; done < size; done += ChunkBytes)
+        if (entry.Method == 0)
         {
-            var span = new Span<byte>(destination + done, (int)Math.Min(ChunkBytes, size - done));
-            if (inflate is null)
-            {
-                ReadAt(span, at + done, entry.Name, "data");
-            }
-            else
+            for (long done = 0; done < size; done += ChunkBytes)
+                ReadAt(new Span<byte>(destination + done, (int)Math.Min(ChunkBytes, size - done)), at + done, entry.Name, "data");
+        }
+        else
+        {
+            using var inflate = OpenDeflate(entry, at);
+            for (long done = 0; done < size; done += ChunkBytes)
             {
                 try
                 {
-                    inflate.ReadExactly(span);
+                    inflate.ReadExactly(new Span<byte>(destination + done, (int)Math.Min(ChunkBytes, size - done)));
                 }
                 catch (Exception e) when (e is InvalidDataException or EndOfStreamException)
                 {
                     throw Fail(entry.Name, "compressed data is damaged or shorter than declared", e);
                 }
             }
-            crc.Append(span);
         }
-        if (crc.GetCurrentHashAsUInt32() != entry.Crc32)
-            throw Fail(entry.Name, $"CRC-32 mismatch (stored {entry.Crc32:x8}, data {crc.GetCurrentHashAsUInt32():x8}): the file is corrupted");
+        if (checks is not null) checks.Add(entry, (IntPtr)destination, size);
+        else ChecksumQueue.Verify(_file, entry, ChecksumQueue.Crc(destination, size));
     }
 
     const long ChunkBytes = 1L << 30;

@@ -1,0 +1,19 @@
+namespace Backbones.Models;
+
+/// <summary>How to build a model of the zoo; every option defaults to torchvision's.</summary>
+public sealed record ModelOptions
+{
+    /// <summary>Classifier outputs (torchvision: 1000).</summary>
+    public long NumClasses { get; init; } = 1000;
+
+    /// <summary>Channels of the input image (3 for RGB).</summary>
+    public long InChannels { get; init; } = 3;
+
+    /// <summary>Dropout before the classifier, where the family has one; null keeps the family's default.</summary>
+    public double? DropRate { get; init; }
+
+    /// <summary>ResNet family: dilate instead of striding in layer2..layer4 (torchvision's replace_stride_with_dilation).</summary>
+    public bool[]? ReplaceStrideWithDilation { get; init; }
+
+    public static ModelOptions Default { get; } = new();
+}

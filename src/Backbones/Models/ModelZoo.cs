@@ -1,0 +1,44 @@
+using System.Text.RegularExpressions;
+using Backbones.Runtime;
+
+namespace Backbones.Models;
+
+/// <summary>
+/// The registry of architectures, filled once from each family's list: build a model by torchvision's name,
+/// list names with wildcards (<c>resnet*</c>).
+/// </summary>
+public static class ModelZoo
+{
+    /// <summary>One buildable architecture.</summary>
+    public sealed record Entry(string Name, string Family, Func<ModelOptions, Backbone> Build);
+
+    static readonly Lazy<IReadOnlyDictionary<string, Entry>> Entries = new(Fill);
+
+    static IReadOnlyDictionary<string, Entry> Fill()
+    {
+        var all = new Dictionary<string, Entry>(StringComparer.Ordinal);
+        foreach (var entry in ResNet.Variants)
+            if (!all.TryAdd(entry.Name, entry)) throw new InvalidOperationException($"model '{entry.Name}' registered twice");
+        return all;
+    }
+
+    public static IReadOnlyCollection<Entry> All => Entries.Value.Values.ToList();
+
+    /// <summary>Names matching a glob (<c>*</c>, <c>?</c>), sorted.</summary>
+    public static IReadOnlyList<string> List(string pattern = "*")
+    {
+        var regex = new Regex("^" + Regex.Escape(pattern).Replace(@"\*", ".*").Replace(@"\?", ".") + "$");
+        return Entries.Value.Keys.Where(k => regex.IsMatch(k)).Order(StringComparer.Ordinal).ToList();
+    }
+
+    /// <summary>Builds <paramref name="name"/> with fresh weights initialised as torchvision does.</summary>
+    public static Backbone Create(string name, ModelOptions? options = null)
+    {
+        Libtorch.EnsureLoaded();
+        if (!Entries.Value.TryGetValue(name, out var entry))
+            throw new ArgumentException($"unknown model '{name}'; known: {string.Join(", ", List())}", nameof(name));
+        var model = entry.Build(options ?? ModelOptions.Default);
+        model.Architecture = name;
+        return model;
+    }
+}
