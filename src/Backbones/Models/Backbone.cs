@@ -44,6 +44,12 @@ public abstract class Backbone : nn.Module<Tensor, Tensor>
 
     /// <summary>Per stage: output channels, total stride and module path, shallow to deep.</summary>
     public abstract IReadOnlyList<FeatureInfo> FeatureInfo { get; }
+
+    /// <summary>
+    /// Renames old key spellings of this family's checkpoints to today's (torchvision's own remaps, e.g. DenseNet's
+    /// <c>norm.1</c> → <c>norm1</c>) before loading; returns the renames made. Most families have none.
+    /// </summary>
+    public virtual IReadOnlyList<(string From, string To)> RemapCheckpointKeys(Serialization.StateDict state) => [];
 }
 
 /// <summary>One feature level of a backbone: what comes out of <see cref="Module"/> and at what stride.</summary>

@@ -17,7 +17,11 @@ public static class ModelZoo
     static IReadOnlyDictionary<string, Entry> Fill()
     {
         var all = new Dictionary<string, Entry>(StringComparer.Ordinal);
-        foreach (var entry in ResNet.Variants)
+        IEnumerable<Entry>[] families =
+        [
+            ResNet.Variants,
+        ];
+        foreach (var entry in families.SelectMany(f => f))
             if (!all.TryAdd(entry.Name, entry)) throw new InvalidOperationException($"model '{entry.Name}' registered twice");
         return all;
     }
