@@ -15,6 +15,9 @@ public abstract class Backbone : nn.Module<Tensor, Tensor>
     /// <summary>The registry name this model was built as (resnet50, vgg16_bn, ...).</summary>
     public string Architecture { get; internal set; } = "";
 
+    /// <summary>What loading <see cref="ModelOptions.Weights"/> did, or null when the model has fresh weights.</summary>
+    public Transfer.WeightsLoadResult? LoadedWeights { get; internal set; }
+
     /// <summary>The spatial feature map before global pooling (ResNet-50: 2048 × H/32 × W/32).</summary>
     public abstract Tensor ForwardFeatures(Tensor x);
 

@@ -15,5 +15,14 @@ public sealed record ModelOptions
     /// <summary>ResNet family: dilate instead of striding in layer2..layer4 (torchvision's replace_stride_with_dilation).</summary>
     public bool[]? ReplaceStrideWithDilation { get; init; }
 
+    /// <summary>
+    /// Weights to load: a weights set of the catalogue (<c>IMAGENET1K_V2</c>, <c>DEFAULT</c>, <c>ResNet50_Weights.IMAGENET1K_V2</c>),
+    /// taken from torch hub's cache or downloaded into it, or the path of a .pth/.safetensors file; null for fresh weights.
+    /// </summary>
+    public string? Weights { get; init; }
+
+    /// <summary>How to download catalogue weights that are not cached yet.</summary>
+    public Weights.DownloadOptions? Download { get; init; }
+
     public static ModelOptions Default { get; } = new();
 }

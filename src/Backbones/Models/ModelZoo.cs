@@ -35,14 +35,30 @@ public static class ModelZoo
         return Entries.Value.Keys.Where(k => regex.IsMatch(k)).Order(StringComparer.Ordinal).ToList();
     }
 
-    /// <summary>Builds <paramref name="name"/> with fresh weights initialised as torchvision does.</summary>
+    /// <summary>
+    /// Builds <paramref name="name"/> with weights initialised as torchvision does, then loads
+    /// <see cref="ModelOptions.Weights"/> if given (see <see cref="Backbone.LoadedWeights"/> for what was loaded).
+    /// </summary>
     public static Backbone Create(string name, ModelOptions? options = null)
     {
         Libtorch.EnsureLoaded();
         if (!Entries.Value.TryGetValue(name, out var entry))
             throw new ArgumentException($"unknown model '{name}'; known: {string.Join(", ", List())}", nameof(name));
-        var model = entry.Build(options ?? ModelOptions.Default);
+        options ??= ModelOptions.Default;
+        var model = entry.Build(options);
         model.Architecture = name;
+        if (options.Weights is { } weights)
+        {
+            try
+            {
+                model.LoadedWeights = Transfer.PretrainedWeights.Load(model, weights, options.Download);
+            }
+            catch
+            {
+                model.Dispose();
+                throw;
+            }
+        }
         return model;
     }
 }

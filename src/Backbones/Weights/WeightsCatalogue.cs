@@ -1,0 +1,71 @@
+using System.Text.Json;
+
+namespace Backbones.Weights;
+
+/// <summary>
+/// The official torchvision weights, from the metadata embedded in the library: looked up by model and by
+/// torchvision's names (<c>IMAGENET1K_V2</c>, <c>DEFAULT</c>, <c>ResNet50_Weights.IMAGENET1K_V2</c>).
+/// </summary>
+public static class WeightsCatalogue
+{
+    static readonly Lazy<IReadOnlyList<WeightsInfo>> Entries = new(Read);
+    static readonly Lazy<IReadOnlyList<string>> ImageNet = new(() => ReadResource("Backbones.imagenet_categories.txt")
+        .Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.TrimEnd('\r')).ToList());
+
+    public static IReadOnlyList<WeightsInfo> All => Entries.Value;
+
+    /// <summary>The 1000 ImageNet class names in torchvision's order.</summary>
+    public static IReadOnlyList<string> ImageNetCategories => ImageNet.Value;
+
+    /// <summary>Every weights set of <paramref name="model"/>, the default first.</summary>
+    public static IReadOnlyList<WeightsInfo> For(string model) =>
+        All.Where(w => w.Model == model).OrderByDescending(w => w.IsDefault).ToList();
+
+    /// <summary>
+    /// The weights set <paramref name="name"/> of <paramref name="model"/>; null when there is none by that name.
+    /// <c>DEFAULT</c> is the one torchvision marks as default.
+    /// </summary>
+    public static WeightsInfo? Find(string model, string name)
+    {
+        var candidates = For(model);
+        if (name.Equals("DEFAULT", StringComparison.OrdinalIgnoreCase)) return candidates.FirstOrDefault(w => w.IsDefault);
+        return candidates.FirstOrDefault(w => w.Name == name || w.FullName == name);
+    }
+
+    static IReadOnlyList<WeightsInfo> Read()
+    {
+        using var doc = JsonDocument.Parse(ReadResource("Backbones.torchvision_weights.json"));
+        var list = new List<WeightsInfo>();
+        foreach (var family in doc.RootElement.GetProperty("classification").EnumerateArray())
+        {
+            string model = family.GetProperty("builder").GetString()!;
+            string enumName = family.GetProperty("weights_enum").GetString()!;
+            foreach (var w in family.GetProperty("weights").EnumerateArray())
+            {
+                var t = w.GetProperty("transforms");
+                var categories = w.GetProperty("categories") is { ValueKind: JsonValueKind.String } file && file.GetString() == "imagenet_categories.txt"
+                    ? ImageNetCategories
+                    : w.GetProperty("categories").EnumerateArray().Select(c => c.GetString()!).ToList();
+                list.Add(new WeightsInfo(model, enumName, w.GetProperty("name").GetString()!, w.GetProperty("default").GetBoolean(),
+                    w.GetProperty("url").GetString()!, w.GetProperty("file_name").GetString()!, w.GetProperty("sha256_prefix").GetString()!,
+                    w.GetProperty("num_params").GetInt64(), Number(w, "acc1"), Number(w, "acc5"), w.GetProperty("num_classes").GetInt32(),
+                    new Preprocessing(t.GetProperty("resize_size").GetInt32(), t.GetProperty("crop_size").GetInt32(),
+                        t.GetProperty("interpolation").GetString()!,
+                        t.GetProperty("mean").EnumerateArray().Select(v => v.GetDouble()).ToList(),
+                        t.GetProperty("std").EnumerateArray().Select(v => v.GetDouble()).ToList()),
+                    categories));
+            }
+        }
+        return list;
+    }
+
+    static double? Number(JsonElement e, string name) =>
+        e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number ? v.GetDouble() : null;
+
+    static string ReadResource(string name)
+    {
+        using var stream = typeof(WeightsCatalogue).Assembly.GetManifestResourceStream(name)
+            ?? throw new InvalidOperationException($"embedded resource {name} missing from the build");
+        return new StreamReader(stream).ReadToEnd();
+    }
+}
