@@ -43,12 +43,16 @@ public static class WeightsCatalogue
             foreach (var w in family.GetProperty("weights").EnumerateArray())
             {
                 var t = w.GetProperty("transforms");
-                var categories = w.GetProperty("categories") is { ValueKind: JsonValueKind.String } file && file.GetString() == "imagenet_categories.txt"
-                    ? ImageNetCategories
-                    : w.GetProperty("categories").EnumerateArray().Select(c => c.GetString()!).ToList();
+                var categoriesJson = w.GetProperty("categories");
+                IReadOnlyList<string> categories = categoriesJson.ValueKind switch
+                {
+                    JsonValueKind.String when categoriesJson.GetString() == "imagenet_categories.txt" => ImageNetCategories,
+                    JsonValueKind.Array => categoriesJson.EnumerateArray().Select(c => c.GetString()!).ToList(),
+                    _ => [], // feature-extraction weights (vgg16 IMAGENET1K_FEATURES) have no classes
+                };
                 list.Add(new WeightsInfo(model, enumName, w.GetProperty("name").GetString()!, w.GetProperty("default").GetBoolean(),
                     w.GetProperty("url").GetString()!, w.GetProperty("file_name").GetString()!, w.GetProperty("sha256_prefix").GetString()!,
-                    w.GetProperty("num_params").GetInt64(), Number(w, "acc1"), Number(w, "acc5"), w.GetProperty("num_classes").GetInt32(),
+                    w.GetProperty("num_params").GetInt64(), Number(w, "acc1"), Number(w, "acc5"), (int?)Number(w, "num_classes"),
                     new Preprocessing(t.GetProperty("resize_size").GetInt32(), t.GetProperty("crop_size").GetInt32(),
                         t.GetProperty("interpolation").GetString()!,
                         t.GetProperty("mean").EnumerateArray().Select(v => v.GetDouble()).ToList(),

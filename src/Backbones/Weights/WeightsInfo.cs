@@ -15,7 +15,7 @@ public sealed record WeightsInfo(
     long NumParams,
     double? Acc1,
     double? Acc5,
-    int NumClasses,
+    int? NumClasses,
     Preprocessing Transforms,
     IReadOnlyList<string> Categories)
 {
