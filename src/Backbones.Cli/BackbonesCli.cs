@@ -23,6 +23,9 @@ public static class BackbonesCli
         {
             InspectCommand.Create(),
             ConvertCommand.Create(),
+            ModelsCommand.Create(),
+            DownloadCommand.Create(),
+            ForwardCommand.Create(),
         };
         root.Options.Add(Debug);
         var parsed = root.Parse(args);
@@ -43,6 +46,7 @@ public static class BackbonesCli
     {
         CheckpointFormatException c => (BadInput, "error: " + c.Message),
         LibtorchUnavailableException l => (NoLibtorch, "error: " + l.Message),
+        Weights.WeightsDownloadException d => (Failure, "error: " + d.Message),
         CliUsageException u => (BadInput, "error: " + u.Message),
         IOException or UnauthorizedAccessException => (Failure, "error: " + e.Message),
         InvalidOperationException or NotSupportedException or ArgumentException => (Failure, "error: " + e.Message),

@@ -32,10 +32,12 @@ public static class PyTorch
         return Run(python, [path, .. args]);
     }
 
-    internal static (int, string, string) Run(string program, IEnumerable<string> args, int timeoutSeconds = 600)
+    /// <summary>Runs a program to completion (bounded), with extra environment variables; returns exit code and output.</summary>
+    internal static (int, string, string) Run(string program, IEnumerable<string> args, int timeoutSeconds = 600, IReadOnlyDictionary<string, string>? environment = null)
     {
         var start = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var a in args) start.ArgumentList.Add(a);
+        foreach (var (k, v) in environment ?? new Dictionary<string, string>()) start.Environment[k] = v;
         using var process = Process.Start(start)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
