@@ -33,7 +33,7 @@ public sealed class FeatureCapture : IDisposable
             {
                 if (capture._outputs.Remove(path, out var previous)) previous.Dispose();
                 capture._outputs[path] = output.detach().clone().DetachFromDisposeScope();
-                return null;
+                return null!; // TorchSharp: a null result keeps the module's own output
             });
             capture._removeHooks.Add(hook.remove);
         }

@@ -54,7 +54,7 @@ public static class ModelParity
         var hooks = features.Select(path => ((nn.Module<Tensor, Tensor>)modules[path]).register_forward_hook((_, _, y) =>
         {
             captured[path] = y.detach().clone().DetachFromDisposeScope();
-            return null;
+            return null!;
         })).ToList();
         var input = (Tensor)root["input"]!;
         using (no_grad())
