@@ -21,6 +21,8 @@ public static class ModelZoo
         [
             ResNet.Variants,
             DenseNet.Variants,
+            MobileNetV2.Variants,
+            MobileNetV3.Variants,
         ];
         foreach (var entry in families.SelectMany(f => f))
             if (!all.TryAdd(entry.Name, entry)) throw new InvalidOperationException($"model '{entry.Name}' registered twice");
