@@ -186,6 +186,7 @@ public sealed class ResNet : Backbone
     {
         var old = fc;
         fc = Linear(NumFeatures, numClasses);
+        register_module("fc", null!); // TorchSharp refuses to re-register a name; null removes it (fc is the last child)
         register_module("fc", fc);
         old.Dispose();
     }

@@ -1,5 +1,6 @@
 using Backbones.Models;
 using Backbones.Tests.Support;
+using Backbones.Transfer;
 
 namespace Backbones.Tests.Models;
 
@@ -31,5 +32,22 @@ public sealed class ResNetTests
         Assert.Equal(outputStride, model.FeatureInfo[^1].Reduction);
         string json = "{\"replace_stride_with_dilation\": [" + string.Join(", ", dilate.Select(d => d ? "true" : "false")) + "]}";
         ModelParity.Check("resnet50", 96, Stages, batch: 1, options, json, name: $"resnet50_os{outputStride}");
+    }
+
+    [Fact]
+    public void ResetClassifierGivesAFreshHeadAndKeepsEverythingElse()
+    {
+        using var model = ModelZoo.Create("resnet18");
+        var before = model.OrderedStateDict().ToDictionary(kv => kv.Key, kv => Bytes.Of(kv.Value));
+        model.ResetClassifier(10);
+        var after = model.OrderedStateDict();
+        Assert.Equal(before.Keys, after.Select(kv => kv.Key)); // same keys, same order
+        foreach (var (key, value) in after.Where(kv => !kv.Key.StartsWith("fc.", StringComparison.Ordinal)))
+            Assert.Equal(before[key], Bytes.Of(value));
+        Assert.Equal(new long[] { 10, 512 }, after.Single(kv => kv.Key == "fc.weight").Value.shape);
+        Assert.Equal(10, model.NumClasses);
+        using var x = TorchSharp.torch.randn(2, 3, 64, 64);
+        using var y = model.call(x);
+        Assert.Equal(new long[] { 2, 10 }, y.shape);
     }
 }
