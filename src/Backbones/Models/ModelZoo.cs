@@ -20,6 +20,9 @@ public static class ModelZoo
         IEnumerable<Entry>[] families =
         [
             ResNet.Variants,
+            Vgg.Variants,
+            AlexNet.Variants,
+            SqueezeNet.Variants,
         ];
         foreach (var entry in families.SelectMany(f => f))
             if (!all.TryAdd(entry.Name, entry)) throw new InvalidOperationException($"model '{entry.Name}' registered twice");
