@@ -23,6 +23,9 @@ public static class ModelZoo
             DenseNet.Variants,
             MobileNetV2.Variants,
             MobileNetV3.Variants,
+            Vgg.Variants,
+            AlexNet.Variants,
+            SqueezeNet.Variants,
         ];
         foreach (var entry in families.SelectMany(f => f))
             if (!all.TryAdd(entry.Name, entry)) throw new InvalidOperationException($"model '{entry.Name}' registered twice");
