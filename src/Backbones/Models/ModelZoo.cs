@@ -20,6 +20,8 @@ public static class ModelZoo
         IEnumerable<Entry>[] families =
         [
             ResNet.Variants,
+            EfficientNet.Variants,
+            ConvNeXt.Variants,
         ];
         foreach (var entry in families.SelectMany(f => f))
             if (!all.TryAdd(entry.Name, entry)) throw new InvalidOperationException($"model '{entry.Name}' registered twice");
