@@ -12,6 +12,12 @@ public sealed record ModelOptions
     /// <summary>Dropout before the classifier, where the family has one; null keeps the family's default.</summary>
     public double? DropRate { get; init; }
 
+    /// <summary>
+    /// Stochastic depth (drop path), where the family has it: torchvision's stochastic_depth_prob, which EfficientNet
+    /// and ConvNeXt spread over their blocks rising linearly with depth; null keeps the family's default.
+    /// </summary>
+    public double? DropPathRate { get; init; }
+
     /// <summary>ResNet family: dilate instead of striding in layer2..layer4 (torchvision's replace_stride_with_dilation).</summary>
     public bool[]? ReplaceStrideWithDilation { get; init; }
 

@@ -26,6 +26,8 @@ public static class ModelZoo
             Vgg.Variants,
             AlexNet.Variants,
             SqueezeNet.Variants,
+            EfficientNet.Variants,
+            ConvNeXt.Variants,
         ];
         foreach (var entry in families.SelectMany(f => f))
             if (!all.TryAdd(entry.Name, entry)) throw new InvalidOperationException($"model '{entry.Name}' registered twice");

@@ -1,0 +1,172 @@
+using Backbones.Init;
+using Backbones.Models.Layers;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace Backbones.Models;
+
+/// <summary>
+/// ConvNeXt tiny/small/base/large as torchvision 0.14 builds them ("A ConvNet for the 2020s", Liu et al. 2022): a 4×4
+/// patchify stem, four stages of depthwise 7×7 + inverted-MLP blocks with layer scale, LayerNorm + 2×2 downsampling.
+/// </summary>
+public sealed class ConvNeXt : Backbone
+{
+    /// <summary>dwconv 7×7, LayerNorm over channels (NHWC), Linear ×4, GELU, Linear, times layer_scale, plus the input.</summary>
+    public sealed class CNBlock : Module<Tensor, Tensor>
+    {
+        readonly Sequential block;
+        readonly Parameter layer_scale;
+        readonly StochasticDepth stochastic_depth;
+
+        public CNBlock(long dim, double layerScale, double stochasticDepthProb) : base(nameof(CNBlock))
+        {
+            block = Sequential(
+                Conv2d(dim, dim, 7, padding: 3, groups: dim, bias: true),
+                new Permute(0, 2, 3, 1),
+                LayerNorm(dim, eps: 1e-6),
+                Linear(dim, 4 * dim),
+                GELU(),
+                Linear(4 * dim, dim),
+                new Permute(0, 3, 1, 2));
+            layer_scale = new Parameter(full(dim, 1, 1, layerScale));
+            stochastic_depth = new StochasticDepth(stochasticDepthProb, StochasticDepth.Mode.Row);
+            RegisterComponents();
+        }
+
+        public override Tensor forward(Tensor x)
+        {
+            using var scope = NewDisposeScope();
+            var result = stochastic_depth.call(layer_scale * block.call(x));
+            return result.add_(x).MoveToOuterDisposeScope();
+        }
+    }
+
+    /// <summary>One stage: its width, the next stage's width (null for the last), and its depth.</summary>
+    public sealed record StageConfig(long InputChannels, long? OutChannels, int NumLayers);
+
+    readonly Sequential features;
+    readonly AdaptiveAvgPool2d avgpool;
+    Sequential classifier;
+    readonly Dropout? head_drop;
+
+    readonly long _numFeatures;
+    readonly List<FeatureInfo> _featureInfo = [];
+
+    public ConvNeXt(StageConfig[] stages, double stochasticDepthProb, ModelOptions options, double layerScale = 1e-6)
+        : base(nameof(ConvNeXt))
+    {
+        double sdProb = options.DropPathRate ?? stochasticDepthProb;
+        var layers = new List<Module<Tensor, Tensor>>
+        {
+            Sequential(Conv2d(options.InChannels, stages[0].InputChannels, 4, stride: 4, padding: 0L, bias: true), Norm(stages[0].InputChannels)),
+        };
+        int totalBlocks = stages.Sum(s => s.NumLayers), blockId = 0;
+        long reduction = 4;
+        foreach (var cnf in stages)
+        {
+            var stage = new List<Module<Tensor, Tensor>>();
+            for (int i = 0; i < cnf.NumLayers; i++)
+            {
+                double sd = sdProb * blockId / (totalBlocks - 1.0);
+                stage.Add(new CNBlock(cnf.InputChannels, layerScale, sd));
+                blockId++;
+            }
+            _featureInfo.Add(new($"features.{layers.Count}", cnf.InputChannels, reduction));
+            layers.Add(Sequential(stage));
+            if (cnf.OutChannels is long next)
+            {
+                layers.Add(Sequential(Norm(cnf.InputChannels), Conv2d(cnf.InputChannels, next, 2, stride: 2, padding: 0L)));
+                reduction *= 2;
+            }
+        }
+        _numFeatures = stages[^1].OutChannels ?? stages[^1].InputChannels;
+
+        features = Sequential(layers);
+        avgpool = AdaptiveAvgPool2d(1);
+        classifier = Sequential(Norm(_numFeatures), Flatten(1), NewLinear(_numFeatures, options.NumClasses));
+        // torchvision's ConvNeXt has no dropout before the classifier; DropRate adds one (as timm's head_drop), keyless.
+        if (options.DropRate is > 0) head_drop = Dropout(options.DropRate.Value);
+        RegisterComponents();
+        InitialiseLikeTorchvision(this);
+    }
+
+    static LayerNorm2d Norm(long channels) => new(channels, eps: 1e-6);
+
+    static Linear NewLinear(long inFeatures, long outFeatures)
+    {
+        var linear = Linear(inFeatures, outFeatures);
+        InitialiseLikeTorchvision(linear);
+        return linear;
+    }
+
+    /// <summary>
+    /// Convolutions and linear layers: trunc_normal_(std 0.02) with torchvision's default cut at ±2 (absolute, so in
+    /// effect a plain normal), bias 0; LayerNorms keep 1, 0.
+    /// </summary>
+    static void InitialiseLikeTorchvision(Module root)
+    {
+        using var _ = no_grad();
+        foreach (var (_, module) in root.named_modules().Prepend(("", root)))
+        {
+            var (weight, bias) = module switch
+            {
+                Conv2d conv => (conv.weight, conv.bias),
+                Linear linear => (linear.weight, linear.bias),
+                _ => (null, null),
+            };
+            if (weight is null) continue;
+            TruncatedNormal.Fill_(weight, std: 0.02);
+            if (bias is not null) init.zeros_(bias);
+        }
+    }
+
+    public override Tensor ForwardFeatures(Tensor x) => features.call(x);
+
+    public override Tensor ForwardHead(Tensor features, bool preLogits = false)
+    {
+        using var scope = NewDisposeScope();
+        var x = classifier[1].call(classifier[0].call(avgpool.call(features)));
+        if (head_drop is not null) x = head_drop.call(x);
+        return (preLogits ? x : classifier[2].call(x)).MoveToOuterDisposeScope();
+    }
+
+    public override long NumFeatures => _numFeatures;
+    public override long NumClasses => ((Linear)classifier[2]).out_features;
+    public override string ClassifierPath => "classifier.2";
+    public override string FirstConvPath => "features.0.0";
+
+    public override void ResetClassifier(long numClasses)
+    {
+        // The LayerNorm before the linear layer is trained with the body and stays; only the linear layer is new.
+        var old = classifier;
+        classifier = Sequential(("0", (Module<Tensor, Tensor>)old[0]), ("1", Flatten(1)), ("2", NewLinear(_numFeatures, numClasses)));
+        classifier.train(training);
+        register_module("classifier", null!);
+        register_module("classifier", classifier);
+        if (head_drop is not null)
+        {
+            register_module("head_drop", null!); // registration appends: keep head_drop after the classifier, as built
+            register_module("head_drop", head_drop);
+        }
+        ((Module)old[1]).Dispose();
+        ((Module)old[2]).Dispose();
+    }
+
+    public override IReadOnlyList<FeatureInfo> FeatureInfo => _featureInfo;
+
+    /// <summary>The named variants: stage widths and depths, and stochastic depth, from torchvision's builders.</summary>
+    internal static IEnumerable<ModelZoo.Entry> Variants =>
+    [
+        Variant("convnext_tiny", [96, 192, 384, 768], [3, 3, 9, 3], 0.1),
+        Variant("convnext_small", [96, 192, 384, 768], [3, 3, 27, 3], 0.4),
+        Variant("convnext_base", [128, 256, 512, 1024], [3, 3, 27, 3], 0.5),
+        Variant("convnext_large", [192, 384, 768, 1536], [3, 3, 27, 3], 0.5),
+    ];
+
+    static ModelZoo.Entry Variant(string name, long[] widths, int[] depths, double stochasticDepthProb) =>
+        new(name, "convnext", options => new ConvNeXt(
+            [.. widths.Select((w, i) => new StageConfig(w, i + 1 < widths.Length ? widths[i + 1] : null, depths[i]))],
+            stochasticDepthProb, options));
+}
