@@ -142,14 +142,7 @@ public sealed class ConvNeXt : Backbone
         // The LayerNorm before the linear layer is trained with the body and stays; only the linear layer is new.
         var old = classifier;
         classifier = Sequential(("0", (Module<Tensor, Tensor>)old[0]), ("1", Flatten(1)), ("2", NewLinear(_numFeatures, numClasses)));
-        classifier.train(training);
-        register_module("classifier", null!);
-        register_module("classifier", classifier);
-        if (head_drop is not null)
-        {
-            register_module("head_drop", null!); // registration appends: keep head_drop after the classifier, as built
-            register_module("head_drop", head_drop);
-        }
+        ChildModules.Replace(this, "classifier", classifier);
         ((Module)old[1]).Dispose();
         ((Module)old[2]).Dispose();
     }

@@ -173,8 +173,7 @@ public sealed partial class DenseNet : Backbone
         var old = classifier;
         classifier = Linear(NumFeatures, numClasses);
         using (no_grad()) init.zeros_(classifier.bias!);
-        register_module("classifier", null!); // TorchSharp refuses to re-register a name; null removes it (it is the last child)
-        register_module("classifier", classifier);
+        ChildModules.Replace(this, "classifier", classifier);
         old.Dispose();
     }
 

@@ -12,36 +12,6 @@ namespace Backbones.Models;
 /// </summary>
 public sealed class EfficientNet : Backbone
 {
-    /// <summary>
-    /// Squeeze-and-excitation as torchvision.ops.SqueezeExcitation with EfficientNet's choices: SiLU between the two
-    /// 1×1 convolutions, sigmoid gate. (MobileNet V3 uses the same layout with ReLU and hard sigmoid.)
-    /// </summary>
-    public sealed class SqueezeExcitation : Module<Tensor, Tensor>
-    {
-        readonly AdaptiveAvgPool2d avgpool;
-        readonly Conv2d fc1;
-        readonly Conv2d fc2;
-        readonly SiLU activation;
-        readonly Sigmoid scale_activation;
-
-        public SqueezeExcitation(long inputChannels, long squeezeChannels) : base(nameof(SqueezeExcitation))
-        {
-            avgpool = AdaptiveAvgPool2d(1);
-            fc1 = Conv2d(inputChannels, squeezeChannels, 1);
-            fc2 = Conv2d(squeezeChannels, inputChannels, 1);
-            activation = SiLU();
-            scale_activation = Sigmoid();
-            RegisterComponents();
-        }
-
-        public override Tensor forward(Tensor x)
-        {
-            using var scope = NewDisposeScope();
-            var scale = scale_activation.call(fc2.call(activation.call(fc1.call(avgpool.call(x)))));
-            return (scale * x).MoveToOuterDisposeScope();
-        }
-    }
-
     /// <summary>Inverted residual: 1×1 expand (if the ratio is not 1), depthwise k×k, squeeze-excitation, 1×1 project.</summary>
     public sealed class MBConv : Module<Tensor, Tensor>
     {
@@ -56,7 +26,7 @@ public sealed class EfficientNet : Backbone
             var layers = new List<Module<Tensor, Tensor>>();
             if (expanded != inputChannels) layers.Add(ConvNormActivation(inputChannels, expanded, 1, 1, 1, norm, activation: true));
             layers.Add(ConvNormActivation(expanded, expanded, cnf.Kernel, stride, expanded, norm, activation: true));
-            layers.Add(new SqueezeExcitation(expanded, Math.Max(1, inputChannels / 4)));
+            layers.Add(new SqueezeExcitation(expanded, Math.Max(1, inputChannels / 4), () => SiLU(), () => Sigmoid()));
             layers.Add(ConvNormActivation(expanded, cnf.OutChannels, 1, 1, 1, norm, activation: false));
             block = Sequential(layers);
             stochastic_depth = new StochasticDepth(stochasticDepthProb, StochasticDepth.Mode.Row);
@@ -148,13 +118,9 @@ public sealed class EfficientNet : Backbone
         InitialiseLikeTorchvision(this);
     }
 
-    /// <summary>torchvision's Conv2dNormActivation: conv (no bias, "same" padding), BatchNorm, optional SiLU.</summary>
-    static Sequential ConvNormActivation(long inChannels, long outChannels, long kernel, long stride, long groups, Norm norm, bool activation)
-    {
-        var conv = Conv2d(inChannels, outChannels, kernel, stride: stride, padding: (kernel - 1) / 2, groups: groups, bias: false);
-        var bn = BatchNorm2d(outChannels, eps: norm.Eps, momentum: norm.Momentum);
-        return activation ? Sequential(conv, bn, SiLU()) : Sequential(conv, bn);
-    }
+    /// <summary>Conv, this variant's BatchNorm, and SiLU unless it is a linear projection.</summary>
+    static Conv2dNormActivation ConvNormActivation(long inChannels, long outChannels, long kernel, long stride, long groups, Norm norm, bool activation) =>
+        new(inChannels, outChannels, kernel, stride, groups, c => BatchNorm2d(c, eps: norm.Eps, momentum: norm.Momentum), activation ? () => SiLU() : null);
 
     static Sequential Classifier(double dropRate, long inFeatures, long numClasses)
     {
@@ -163,14 +129,7 @@ public sealed class EfficientNet : Backbone
         return head;
     }
 
-    /// <summary>torchvision's _make_divisible: round to the nearest multiple of 8, never more than 10 % below.</summary>
-    internal static long MakeDivisible(double v, long divisor = 8)
-    {
-        long rounded = Math.Max(divisor, (long)(v + divisor / 2.0) / divisor * divisor);
-        return rounded < 0.9 * v ? rounded + divisor : rounded;
-    }
-
-    static long AdjustChannels(long channels, double widthMult) => MakeDivisible(channels * widthMult);
+    static long AdjustChannels(long channels, double widthMult) => MakeDivisible.Of(channels * widthMult);
 
     /// <summary>Convolutions: Kaiming normal, fan-out; BatchNorm: 1, 0; Linear: uniform ±1/√out, bias 0.</summary>
     static void InitialiseLikeTorchvision(Module root)
@@ -216,9 +175,7 @@ public sealed class EfficientNet : Backbone
     {
         var old = classifier;
         classifier = Classifier(_dropRate, _numFeatures, numClasses);
-        classifier.train(training);
-        register_module("classifier", null!);
-        register_module("classifier", classifier);
+        ChildModules.Replace(this, "classifier", classifier);
         old.Dispose();
     }
 

@@ -152,12 +152,7 @@ public sealed class MobileNetV2 : Backbone
     internal static Sequential ReplaceLast(Module owner, string name, Sequential old, Linear head)
     {
         InitialiseLikeTorchvision(head);
-        var replaced = old[..^1].append(head);
-        replaced.train(old.training);
-        owner.register_module(name, null!); // TorchSharp refuses to register over a name; null unregisters it
-        owner.register_module(name, replaced);
-        ((Module)old[^1]).Dispose();
-        return replaced;
+        return ChildModules.ReplaceInSequential(owner, name, old, (int)old.Count - 1, head);
     }
 
     public override IReadOnlyList<FeatureInfo> FeatureInfo => _featureInfo;

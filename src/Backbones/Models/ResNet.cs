@@ -186,8 +186,7 @@ public sealed class ResNet : Backbone
     {
         var old = fc;
         fc = Linear(NumFeatures, numClasses);
-        register_module("fc", null!); // TorchSharp refuses to re-register a name; null removes it (fc is the last child)
-        register_module("fc", fc);
+        ChildModules.Replace(this, "fc", fc);
         old.Dispose();
     }
 

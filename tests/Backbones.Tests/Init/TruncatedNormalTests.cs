@@ -1,5 +1,4 @@
 using Backbones.Init;
-using Backbones.Runtime;
 using static TorchSharp.torch;
 
 namespace Backbones.Tests.Init;
@@ -7,8 +6,6 @@ namespace Backbones.Tests.Init;
 /// <summary>The truncated normal initialiser: moments of the cut distribution, bounds, and torchvision's std-0.02 use.</summary>
 public sealed class TruncatedNormalTests
 {
-    public TruncatedNormalTests() => Libtorch.EnsureLoaded(); // tests here touch tensors before any model or checkpoint loads libtorch
-
     [Fact]
     public void WithFarBoundsIsANormalOfTheGivenMeanAndStd()
     {

@@ -1,6 +1,5 @@
 using Backbones.Models;
 using Backbones.Models.Layers;
-using Backbones.Runtime;
 using Backbones.Tests.Support;
 using Backbones.Transfer;
 using TorchSharp;
@@ -11,8 +10,6 @@ namespace Backbones.Tests.Models;
 /// <summary>ConvNeXt against torchvision: keys, eval outputs per stage, stochastic depth, the LayerNorm-keeping head reset.</summary>
 public sealed class ConvNeXtTests
 {
-    public ConvNeXtTests() => Libtorch.EnsureLoaded(); // tests here touch tensors before any model or checkpoint loads libtorch
-
     static readonly string[] Variants = ["convnext_tiny", "convnext_small", "convnext_base", "convnext_large"];
 
     /// <summary>The four stage outputs (strides 4, 8, 16, 32) and the stem's LayerNorm2d.</summary>

@@ -1,5 +1,4 @@
 using Backbones.Models;
-using Backbones.Runtime;
 using Backbones.Tests.Support;
 using Backbones.Transfer;
 using TorchSharp;
@@ -11,8 +10,6 @@ namespace Backbones.Tests.Models;
 /// <summary>EfficientNet B0–B7 against torchvision: keys, eval outputs per stride, train-mode statistics, regularisation.</summary>
 public sealed class EfficientNetTests
 {
-    public EfficientNetTests() => Libtorch.EnsureLoaded(); // tests here touch tensors before any model or checkpoint loads libtorch
-
     static readonly string[] Variants = [.. Enumerable.Range(0, 8).Select(i => $"efficientnet_b{i}")];
 
     /// <summary>The deepest module at strides 2, 4, 8, 16, 32 (the feature levels), and the head convolution.</summary>

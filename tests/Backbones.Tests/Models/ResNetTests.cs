@@ -1,6 +1,5 @@
 using Backbones.Models;
 using Backbones.Tests.Support;
-using Backbones.Transfer;
 
 namespace Backbones.Tests.Models;
 
@@ -35,19 +34,5 @@ public sealed class ResNetTests
     }
 
     [Fact]
-    public void ResetClassifierGivesAFreshHeadAndKeepsEverythingElse()
-    {
-        using var model = ModelZoo.Create("resnet18");
-        var before = model.OrderedStateDict().ToDictionary(kv => kv.Key, kv => Bytes.Of(kv.Value));
-        model.ResetClassifier(10);
-        var after = model.OrderedStateDict();
-        Assert.Equal(before.Keys, after.Select(kv => kv.Key)); // same keys, same order
-        foreach (var (key, value) in after.Where(kv => !kv.Key.StartsWith("fc.", StringComparison.Ordinal)))
-            Assert.Equal(before[key], Bytes.Of(value));
-        Assert.Equal(new long[] { 10, 512 }, after.Single(kv => kv.Key == "fc.weight").Value.shape);
-        Assert.Equal(10, model.NumClasses);
-        using var x = TorchSharp.torch.randn(2, 3, 64, 64);
-        using var y = model.call(x);
-        Assert.Equal(new long[] { 2, 10 }, y.shape);
-    }
+    public void ResetClassifierGivesAFreshHeadAndKeepsEverythingElse() => BackboneChecks.ResetClassifierKeepsTheRest("resnet18", 10, 64);
 }
