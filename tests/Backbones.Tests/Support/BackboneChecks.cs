@@ -62,16 +62,10 @@ public static class BackboneChecks
     public static void FeatureInfoMatchesOutputs(Backbone model, int size, bool exact)
     {
         using var scope = NewDisposeScope();
-        var modules = model.named_modules().ToDictionary(m => m.name, m => m.module);
-        var shapes = new Dictionary<string, long[]>();
-        var hooks = model.FeatureInfo.Select(f => ((nn.Module<Tensor, Tensor>)modules[f.Module]).register_forward_hook((_, _, y) =>
-        {
-            shapes[f.Module] = y.shape;
-            return null!;
-        })).ToList();
+        using var capture = FeatureCapture.Attach(model, model.FeatureInfo.Select(f => f.Module));
         model.eval();
         using (no_grad()) model.call(randn(1, 3, size, size));
-        foreach (var h in hooks) h.remove();
+        var shapes = capture.Outputs.ToDictionary(o => o.Key, o => o.Value.shape);
 
         long previous = 0;
         foreach (var f in model.FeatureInfo)

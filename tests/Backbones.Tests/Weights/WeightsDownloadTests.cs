@@ -7,6 +7,8 @@ namespace Backbones.Tests.Weights;
 /// <summary>Downloads against a real HTTP server on 127.0.0.1: verified, resumed, refused and timed out as users need.</summary>
 public sealed class WeightsDownloadTests
 {
+    static CancellationToken Cancel => TestContext.Current.CancellationToken;
+
     static (byte[] Content, string Prefix) RandomFile(int size = 700_000)
     {
         var content = new byte[size];
@@ -29,14 +31,14 @@ public sealed class WeightsDownloadTests
         var reports = new List<DownloadProgress>();
         var progress = new Progress<DownloadProgress>(reports.Add);
         string path = await WeightsDownloader.EnsureAsync(Weights($"{server.BaseUrl}/models/{name}", name, prefix),
-            new DownloadOptions { CacheFolder = cache, Progress = new SyncProgress(reports) });
+            new DownloadOptions { CacheFolder = cache, Progress = new SyncProgress(reports) }, Cancel);
         Assert.Equal(Path.Combine(cache, name), path);
         Assert.Equal(content, File.ReadAllBytes(path));
         Assert.Equal(new[] { path }, Directory.GetFiles(cache));
         Assert.Equal(content.Length, reports[^1].Received);
         Assert.Equal(content.Length, reports[^1].Total);
         // A second call finds it in the cache: no new request.
-        await WeightsDownloader.EnsureAsync(Weights($"{server.BaseUrl}/models/{name}", name, prefix), new DownloadOptions { CacheFolder = cache });
+        await WeightsDownloader.EnsureAsync(Weights($"{server.BaseUrl}/models/{name}", name, prefix), new DownloadOptions { CacheFolder = cache }, Cancel);
         Assert.Single(server.Requests);
     }
 
@@ -48,7 +50,7 @@ public sealed class WeightsDownloadTests
         server.Serve("/w-deadbeef.pth", content);
         string cache = TempFolder.Create("cache");
         var e = await Assert.ThrowsAsync<WeightsDownloadException>(() => WeightsDownloader.EnsureAsync(
-            Weights($"{server.BaseUrl}/w-deadbeef.pth", "w-deadbeef.pth", "deadbeef"), new DownloadOptions { CacheFolder = cache }));
+            Weights($"{server.BaseUrl}/w-deadbeef.pth", "w-deadbeef.pth", "deadbeef"), new DownloadOptions { CacheFolder = cache }, Cancel));
         Assert.Contains(Convert.ToHexStringLower(SHA256.HashData(content)), e.Message);
         Assert.Contains("does not start with deadbeef", e.Message);
         Assert.Empty(Directory.GetFiles(cache));
@@ -62,7 +64,7 @@ public sealed class WeightsDownloadTests
         string name = $"r-{prefix}.pth";
         server.Serve("/" + name, content);
         string cache = TempFolder.Create("cache");
-        string path = await WeightsDownloader.EnsureAsync(Weights($"{server.BaseUrl}/{name}", name, prefix), new DownloadOptions { CacheFolder = cache });
+        string path = await WeightsDownloader.EnsureAsync(Weights($"{server.BaseUrl}/{name}", name, prefix), new DownloadOptions { CacheFolder = cache }, Cancel);
         Assert.Equal(content, File.ReadAllBytes(path));
         var requests = server.Requests;
         Assert.Equal(2, requests.Count);
@@ -77,7 +79,7 @@ public sealed class WeightsDownloadTests
         string cache = TempFolder.Create("cache");
         string url = $"{server.BaseUrl}/missing-12345678.pth";
         var e = await Assert.ThrowsAsync<WeightsDownloadException>(() => WeightsDownloader.EnsureAsync(
-            Weights(url, "missing-12345678.pth", "12345678"), new DownloadOptions { CacheFolder = cache }));
+            Weights(url, "missing-12345678.pth", "12345678"), new DownloadOptions { CacheFolder = cache }, Cancel));
         Assert.Equal($"could not download {url}: the server answered 404 NotFound. To install it by hand, download the file and put it at {Path.Combine(cache, "missing-12345678.pth")}", e.Message);
     }
 
@@ -90,7 +92,7 @@ public sealed class WeightsDownloadTests
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var e = await Assert.ThrowsAsync<WeightsDownloadException>(() => WeightsDownloader.EnsureAsync(
             Weights($"{server.BaseUrl}/slow.pth", "slow.pth", prefix),
-            new DownloadOptions { CacheFolder = TempFolder.Create("cache"), StallTimeout = TimeSpan.FromMilliseconds(500) }));
+            new DownloadOptions { CacheFolder = TempFolder.Create("cache"), StallTimeout = TimeSpan.FromMilliseconds(500) }, Cancel));
         Assert.Contains("timed out", e.Message);
         Assert.InRange(clock.Elapsed.TotalSeconds, 0.4, 10);
     }
@@ -103,7 +105,7 @@ public sealed class WeightsDownloadTests
         string cache = TempFolder.Create("cache");
         string url = $"http://127.0.0.1:{port}/gone-12345678.pth";
         var e = await Assert.ThrowsAsync<WeightsDownloadException>(() => WeightsDownloader.EnsureAsync(
-            Weights(url, "gone-12345678.pth", "12345678"), new DownloadOptions { CacheFolder = cache }));
+            Weights(url, "gone-12345678.pth", "12345678"), new DownloadOptions { CacheFolder = cache }, Cancel));
         Assert.StartsWith($"could not download {url}: ", e.Message);
         Assert.EndsWith($"put it at {Path.Combine(cache, "gone-12345678.pth")}", e.Message);
     }
@@ -116,7 +118,7 @@ public sealed class WeightsDownloadTests
         string name = $"m-{prefix}.pth";
         mirror.Serve("/weights/" + name, content);
         string path = await WeightsDownloader.EnsureAsync(Weights("https://download.pytorch.org/models/" + name, name, prefix),
-            new DownloadOptions { CacheFolder = TempFolder.Create("cache"), MirrorBaseUrl = mirror.BaseUrl + "/weights/" });
+            new DownloadOptions { CacheFolder = TempFolder.Create("cache"), MirrorBaseUrl = mirror.BaseUrl + "/weights/" }, Cancel);
         Assert.Equal(content, File.ReadAllBytes(path));
         Assert.Equal("/weights/" + name, mirror.Requests.Single().Path);
     }
