@@ -47,10 +47,10 @@ public sealed class Checkpoint : IDisposable
     public IReadOnlyDictionary<string, string> Metadata { get; }
 
     /// <summary>Reads a .pth (zip, legacy or tar) or .safetensors file, recognised by its content, not its name.</summary>
-    public static Checkpoint Load(string path, PickleLimits? limits = null)
+    public static Checkpoint Load(string path, CheckpointLoadOptions? options = null)
     {
         Libtorch.EnsureLoaded();
-        limits ??= PickleLimits.Default;
+        options ??= CheckpointLoadOptions.Default;
         SafeFileHandle handle;
         try
         {
@@ -75,7 +75,7 @@ public sealed class Checkpoint : IDisposable
             RandomAccess.Read(handle, head, 0);
             try
             {
-                var (format, root, metadata) = Dispatch(handle, path, head, length, limits);
+                var (format, root, metadata) = Dispatch(handle, path, head, length, options);
                 foreach (var t in TensorsIn(root)) scope.Detach(t);
                 return new Checkpoint(path, format, root, metadata);
             }
@@ -87,11 +87,12 @@ public sealed class Checkpoint : IDisposable
         }
     }
 
-    static (CheckpointFormat, object?, IReadOnlyDictionary<string, string>) Dispatch(SafeFileHandle handle, string path, byte[] head, long length, PickleLimits limits)
+    static (CheckpointFormat, object?, IReadOnlyDictionary<string, string>) Dispatch(SafeFileHandle handle, string path, byte[] head, long length, CheckpointLoadOptions options)
     {
+        var limits = options.Limits;
         var none = new Dictionary<string, string>();
         if (ZipFileReader.LooksLikeZip(head))
-            return (CheckpointFormat.PthZip, PthZipReader.Read(handle, path, limits), none);
+            return (CheckpointFormat.PthZip, PthZipReader.Read(handle, path, limits, options.VerifyChecksums), none);
         if (TarIndex.LooksLikeTar(head))
         {
             using var tar = new FileStream(handle, FileAccess.Read, 1 << 16);

@@ -11,10 +11,10 @@ namespace Backbones.Serialization;
 /// </summary>
 internal static class PthZipReader
 {
-    public static unsafe object? Read(SafeFileHandle handle, string file, PickleLimits limits)
+    public static unsafe object? Read(SafeFileHandle handle, string file, PickleLimits limits, bool verifyChecksums)
     {
         using var zip = new ZipFileReader(handle, file);
-        using var checks = new ChecksumQueue(file);
+        var reads = new DeferredReads(zip, verifyChecksums);
         var pickleEntry = zip.Entries.FirstOrDefault(e => e.Name.EndsWith("/data.pkl", StringComparison.Ordinal) && e.Name.Count(c => c == '/') == 1)
             ?? throw new CheckpointFormatException(file, null, "zip archive without an ARCHIVE/data.pkl member: not a PyTorch checkpoint");
         string archive = pickleEntry.Name[..^"data.pkl".Length];
@@ -33,8 +33,8 @@ internal static class PthZipReader
             if (bytes != entry.Size)
                 throw new CheckpointFormatException(file, entry.Name, $"storage of {numel} {dtype} elements needs {bytes} bytes but the member holds {entry.Size}");
             var data = empty([numel], dtype.ScalarType);
-            if (bytes > 0) zip.ReadInto(entry, (byte*)TensorMemory.DataPointer(data), bytes, bigEndian ? null : checks);
-            if (bigEndian) ByteOrder.SwapInPlace(data, dtype); // after its check: the CRC covers the stored bytes
+            // Only the shapes matter while the pickle is read; the bytes arrive afterwards, on all cores.
+            if (bytes > 0) reads.Add(entry, TensorMemory.DataPointer(data), bytes);
             return storages[key] = new StorageRef(file, key, dtype, data);
         }
 
@@ -42,7 +42,9 @@ internal static class PthZipReader
         using var stream = new MemoryStream(pickle, writable: false);
         var reader = new PickleReader(stream, file, pickleEntry.Name, new TorchUnpickler(file, LoadStorage), limits, pickle.Length);
         var root = reader.Load();
-        checks.VerifyAll();
+        reads.ReadAll();
+        if (bigEndian)
+            foreach (var storage in storages.Values) ByteOrder.SwapInPlace(storage.Data, storage.DType); // after the CRC, which covers the stored bytes
         return root;
     }
 

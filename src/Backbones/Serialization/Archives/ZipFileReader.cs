@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
+using System.IO.Hashing;
 using System.Text;
 using Microsoft.Win32.SafeHandles;
 
@@ -65,39 +66,41 @@ internal sealed class ZipFileReader : IDisposable
     }
 
     /// <summary>
-    /// Reads a member straight into native memory of exactly its size. Its CRC-32 is checked before this returns,
-    /// or, given <paramref name="checks"/>, on another core while the caller reads on (the memory must then stay
-    /// alive until <see cref="ChecksumQueue.VerifyAll"/> returns).
+    /// Reads a member straight into native memory of exactly its size and checks its CRC-32. The check runs chunk by
+    /// chunk right after each read, while the chunk is still in the CPU cache. Safe to call from several threads.
     /// </summary>
-    public unsafe void ReadInto(ZipEntry entry, byte* destination, long size, ChecksumQueue? checks = null)
+    public unsafe void ReadInto(ZipEntry entry, byte* destination, long size, bool verify = true)
     {
         if (size != entry.Size) throw Fail(entry.Name, $"holds {entry.Size} bytes but {size} were expected");
         long at = DataOffset(entry);
-        if (entry.Method == 0)
+        var crc = new Crc32();
+        using var inflate = entry.Method == 8 ? OpenDeflate(entry, at) : null;
+        for (long done = 0; done < size; done += ChunkBytes)
         {
-            for (long done = 0; done < size; done += ChunkBytes)
-                ReadAt(new Span<byte>(destination + done, (int)Math.Min(ChunkBytes, size - done)), at + done, entry.Name, "data");
-        }
-        else
-        {
-            using var inflate = OpenDeflate(entry, at);
-            for (long done = 0; done < size; done += ChunkBytes)
+            var span = new Span<byte>(destination + done, (int)Math.Min(ChunkBytes, size - done));
+            if (inflate is null)
+            {
+                ReadAt(span, at + done, entry.Name, "data");
+            }
+            else
             {
                 try
                 {
-                    inflate.ReadExactly(new Span<byte>(destination + done, (int)Math.Min(ChunkBytes, size - done)));
+                    inflate.ReadExactly(span);
                 }
                 catch (Exception e) when (e is InvalidDataException or EndOfStreamException)
                 {
                     throw Fail(entry.Name, "compressed data is damaged or shorter than declared", e);
                 }
             }
+            if (verify) crc.Append(span);
         }
-        if (checks is not null) checks.Add(entry, (IntPtr)destination, size);
-        else ChecksumQueue.Verify(_file, entry, ChecksumQueue.Crc(destination, size));
+        if (verify && crc.GetCurrentHashAsUInt32() != entry.Crc32)
+            throw Fail(entry.Name, $"CRC-32 mismatch (stored {entry.Crc32:x8}, data {crc.GetCurrentHashAsUInt32():x8}): the file is corrupted");
     }
 
-    const long ChunkBytes = 1L << 30;
+    /// <summary>Small enough to stay in the CPU cache between the read and the CRC over it.</summary>
+    const int ChunkBytes = 1 << 20;
 
     Stream OpenDeflate(ZipEntry entry, long at)
     {
