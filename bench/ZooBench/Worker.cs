@@ -1,0 +1,106 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+/// <summary>
+/// The worker side of ZooBench (<c>ZooBench worker</c>): one process holds one engine (ours or ONNX Runtime) and
+/// answers the coordinator's JSON-line requests, the same protocol as bench/peers/torch_zoo.py.
+/// </summary>
+static class Worker
+{
+    public const int Threads = 2;
+
+    public static int Run()
+    {
+        Console.WriteLine(JsonSerializer.Serialize(new { ready = true }));
+        IEngine? engine = null;
+        while (Console.ReadLine() is { } line)
+        {
+            if (string.IsNullOrWhiteSpace(line)) continue;
+            JsonObject answer;
+            try
+            {
+                var r = JsonNode.Parse(line)!.AsObject();
+                switch ((string?)r["op"])
+                {
+                    case "load":
+                        engine?.Dispose();
+                        engine = null;
+                        engine = Load(r);
+                        answer = new JsonObject { ["logits"] = new JsonArray(engine.Logits().Select(v => (JsonNode)v).ToArray()), ["version"] = engine.Version };
+                        break;
+                    case "time":
+                        if (engine is null) throw new InvalidOperationException("nothing loaded");
+                        GC.Collect(); // earlier garbage is not this sample's cost
+                        GC.WaitForPendingFinalizers();
+                        var (seconds, faults) = engine.Time((int)r["batch"]!, (int)r["iters"]!);
+                        answer = new JsonObject { ["seconds"] = seconds, ["faults"] = faults };
+                        break;
+                    case "drop":
+                        engine?.Dispose();
+                        engine = null;
+                        answer = [];
+                        break;
+                    default:
+                        throw new InvalidOperationException($"unknown op '{r["op"]}'");
+                }
+            }
+            catch (Exception e)
+            {
+                answer = new JsonObject { ["error"] = $"{e.GetType().Name}: {e.Message}" };
+            }
+            Console.WriteLine(answer.ToJsonString());
+        }
+        engine?.Dispose();
+        return 0;
+    }
+
+    static IEngine Load(JsonObject r)
+    {
+        var variant = r["variant"]?.AsObject() ?? [];
+        var input = MemoryMarshal.Cast<byte, float>(File.ReadAllBytes((string)r["input"]!)).ToArray(); // little-endian float32
+        long[] shape = r["shape"]!.AsArray().Select(n => (long)n!).ToArray();
+        string model = (string)r["model"]!;
+        return (string?)variant["engine"] switch
+        {
+            "ours" => new OursEngine(model, (string)r["weights"]!, input, shape, variant),
+            "ort" => new OrtEngine((string)r["onnx"]!, input, shape),
+            var other => throw new ArgumentException($"this worker runs 'ours' or 'ort', not '{other}'"),
+        };
+    }
+
+    /// <summary>Minor page faults of this process so far (field 10 of /proc/self/stat): each one a page touched for the first time.</summary>
+    public static long MinorPageFaults()
+    {
+        string stat = File.ReadAllText("/proc/self/stat");
+        return long.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[7], System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>Runs <paramref name="forward"/> <paramref name="iters"/> times; wall seconds and the page faults taken meanwhile.</summary>
+    public static (double Seconds, long Faults) Measure(int iters, Action forward)
+    {
+        long faults = MinorPageFaults();
+        long start = Stopwatch.GetTimestamp();
+        for (int i = 0; i < iters; i++) forward();
+        double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
+        return (seconds, MinorPageFaults() - faults);
+    }
+
+    /// <summary>The check input (a few images) repeated to <paramref name="batch"/> images.</summary>
+    public static float[] Tile(float[] input, long imageSize, int batch)
+    {
+        var x = new float[batch * imageSize];
+        for (int i = 0; i < batch; i++)
+            Array.Copy(input, i * imageSize % input.Length, x, i * imageSize, imageSize);
+        return x;
+    }
+}
+
+/// <summary>One way of running a model in a worker: the check input's logits, then timed forwards.</summary>
+interface IEngine : IDisposable
+{
+    string Version { get; }
+    float[] Logits();
+    (double Seconds, long Faults) Time(int batch, int iters);
+}
