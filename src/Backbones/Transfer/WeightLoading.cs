@@ -4,61 +4,116 @@ using static TorchSharp.torch;
 
 namespace Backbones.Transfer;
 
-/// <summary>What loading a state dict into a model did, key by key.</summary>
-public sealed record LoadReport(
-    IReadOnlyList<string> Loaded,
-    IReadOnlyList<string> Missing,
-    IReadOnlyList<string> Unexpected,
-    IReadOnlyList<(string Key, long[] ModelShape, long[] FileShape)> Mismatched,
-    IReadOnlyList<string> Defaulted)
-{
-    public bool IsComplete => Missing.Count == 0 && Unexpected.Count == 0 && Mismatched.Count == 0;
-
-    public override string ToString() =>
-        $"loaded {Loaded.Count}, missing {Missing.Count}, unexpected {Unexpected.Count}, shape-mismatched {Mismatched.Count}"
-        + (Defaulted.Count > 0 ? $", {Defaulted.Count} BatchNorm batch counters absent from an old checkpoint set to 0" : "")
-        + List("missing", Missing) + List("unexpected", Unexpected)
-        + List("shape-mismatched", Mismatched.Select(m => $"{m.Key} (model [{string.Join(", ", m.ModelShape)}], file [{string.Join(", ", m.FileShape)}])").ToList());
-
-    static string List(string what, IReadOnlyList<string> keys) =>
-        keys.Count == 0 ? "" : $"\n  {what}: {string.Join(", ", keys.Take(20))}{(keys.Count > 20 ? $", ... ({keys.Count - 20} more)" : "")}";
-}
-
 /// <summary>
-/// Copies a state dict's tensors into a model's parameters and buffers by name, as <c>load_state_dict</c> does,
-/// and reports loaded, missing, unexpected and shape-mismatched keys. With <c>strict</c>, any of the last three
-/// is an error raised before anything is copied. As PyTorch's BatchNorm does, a <c>num_batches_tracked</c> counter
-/// absent from a checkpoint older than the counter (no <c>_metadata</c>, or version below 2) is set to 0, not missing.
+/// Copies a state dict's tensors into a model's parameters and buffers, as <c>load_state_dict</c> does, by name or
+/// by position, after optional key rules, and reports loaded, skipped, missing, unexpected and shape-mismatched keys.
+/// With <c>strict</c>, any of the last three is an error raised before anything is copied. As PyTorch's BatchNorm
+/// does, a <c>num_batches_tracked</c> counter absent from a checkpoint older than the counter (no <c>_metadata</c>,
+/// or version below 2) is set to 0, not missing.
 /// </summary>
 public static class WeightLoading
 {
-    public static LoadReport LoadStateDict(this nn.Module model, StateDict source, bool strict = true)
+    public static LoadReport LoadStateDict(this nn.Module model, StateDict source, bool strict = true) =>
+        model.LoadStateDict(source, new LoadOptions { Strict = strict });
+
+    public static LoadReport LoadStateDict(this nn.Module model, StateDict source, LoadOptions options)
     {
-        var target = model.state_dict();
+        var plan = options.Rules.Plan(source.Keys);
+        var target = model.OrderedStateDict();
+        var (pairs, report) = options.ByPosition is { } positional
+            ? PairByPosition(target, source, plan, positional)
+            : PairByName(target, source, plan);
+        report = report with { Skipped = plan.Skipped };
+        if (options.Strict && !report.IsComplete) throw new InvalidOperationException("state dict does not match the model: " + report);
+
+        using (no_grad())
+        {
+            foreach (var (tensor, fileKey) in pairs) tensor.copy_(source[fileKey]);
+            var byKey = target.ToDictionary(kv => kv.Key, kv => kv.Value);
+            foreach (var key in report.Defaulted) byKey[key].zero_();
+        }
+        return report;
+    }
+
+    static (List<(Tensor, string)>, LoadReport) PairByName(IReadOnlyList<KeyValuePair<string, Tensor>> target, StateDict source, KeyPlan plan)
+    {
+        var fileKeyOf = plan.Mapped.ToDictionary(m => m.Name, m => m.FileKey, StringComparer.Ordinal);
+        var pairs = new List<(Tensor, string)>();
         var loaded = new List<string>();
         var missing = new List<string>();
         var defaulted = new List<string>();
         var mismatched = new List<(string, long[], long[])>();
+        var sources = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var (key, tensor) in target)
         {
-            if (!source.TryGetValue(key, out var value))
+            if (!fileKeyOf.TryGetValue(key, out var fileKey))
             {
                 if (PredatesBatchCounter(source, key)) defaulted.Add(key);
                 else missing.Add(key);
+                continue;
             }
-            else if (!tensor.shape.SequenceEqual(value.shape)) mismatched.Add((key, tensor.shape, value.shape));
-            else loaded.Add(key);
+            if (fileKey != key) sources[key] = fileKey;
+            var value = source[fileKey];
+            if (!tensor.shape.SequenceEqual(value.shape)) mismatched.Add((key, tensor.shape, value.shape));
+            else
+            {
+                loaded.Add(key);
+                pairs.Add((tensor, fileKey));
+            }
         }
-        var unexpected = source.Keys.Where(k => !target.ContainsKey(k)).ToList();
-        var report = new LoadReport(loaded, missing, unexpected, mismatched, defaulted);
-        if (strict && !report.IsComplete) throw new InvalidOperationException("state dict does not match the model: " + report);
+        var modelKeys = target.Select(kv => kv.Key).ToHashSet(StringComparer.Ordinal);
+        var unexpected = plan.Mapped.Where(m => !modelKeys.Contains(m.Name)).Select(m => m.FileKey).ToList();
+        return (pairs, new LoadReport(loaded, missing, unexpected, mismatched, defaulted) { Sources = sources });
+    }
 
-        using (no_grad())
+    /// <summary>
+    /// Pairs the i-th model entry with the i-th checkpoint entry. A checkpoint without any batch counter (older than
+    /// them) is paired with the model's entries minus its counters, which are then zeroed. The first pair whose shapes
+    /// disagree stops the load, named in the error: by position, a shape mismatch means the orders differ.
+    /// </summary>
+    static (List<(Tensor, string)>, LoadReport) PairByPosition(IReadOnlyList<KeyValuePair<string, Tensor>> target, StateDict source, KeyPlan plan, PositionalPairing positional)
+    {
+        var defaulted = new List<string>();
+        var model = target.ToList();
+        if (!plan.Mapped.Any(m => m.Name.EndsWith(BatchCounter, StringComparison.Ordinal)))
         {
-            foreach (var key in loaded) target[key].copy_(source[key]);
-            foreach (var key in defaulted) target[key].zero_();
+            defaulted.AddRange(model.Where(kv => kv.Key.EndsWith(BatchCounter, StringComparison.Ordinal)).Select(kv => kv.Key));
+            model.RemoveAll(kv => kv.Key.EndsWith(BatchCounter, StringComparison.Ordinal));
         }
-        return report;
+
+        int count = Math.Min(model.Count, plan.Mapped.Count);
+        if (positional.UpToKey is { } last)
+        {
+            int index = model.FindIndex(kv => kv.Key == last);
+            if (index < 0) throw new ArgumentException($"UpToKey '{last}' is not a key of the model (first keys: {string.Join(", ", model.Take(5).Select(kv => kv.Key))})");
+            count = index + 1;
+        }
+        if (positional.Count is { } n)
+        {
+            if (n < 0) throw new ArgumentOutOfRangeException(nameof(positional), "Count must not be negative");
+            count = positional.UpToKey is null ? n : Math.Min(count, n);
+        }
+        if (count > model.Count || count > plan.Mapped.Count)
+            throw new InvalidOperationException($"cannot pair {count} entries by position: the model has {model.Count} and the checkpoint {plan.Mapped.Count} (after the key rules)");
+
+        var pairs = new List<(Tensor, string)>();
+        var loaded = new List<string>();
+        var sources = new Dictionary<string, string>(StringComparer.Ordinal);
+        for (int i = 0; i < count; i++)
+        {
+            var (key, tensor) = model[i];
+            string fileKey = plan.Mapped[i].FileKey;
+            var value = source[fileKey];
+            if (!tensor.shape.SequenceEqual(value.shape))
+                throw new InvalidOperationException(
+                    $"pair {i} disagrees in shape: model '{key}' [{string.Join(", ", tensor.shape)}] and checkpoint '{fileKey}' [{string.Join(", ", value.shape)}]; the two orders differ here");
+            loaded.Add(key);
+            pairs.Add((tensor, fileKey));
+            if (key != fileKey) sources[key] = fileKey;
+        }
+        var missing = model.Skip(count).Select(kv => kv.Key).ToList();
+        var unexpected = plan.Mapped.Skip(count).Select(m => m.FileKey).ToList();
+        return (pairs, new LoadReport(loaded, missing, unexpected, [], defaulted) { Sources = sources });
     }
 
     const string BatchCounter = ".num_batches_tracked";
