@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Text.RegularExpressions;
 using Backbones.Serialization;
 
 namespace Backbones.Cli;
@@ -23,8 +22,8 @@ internal static class ConvertCommand
         command.SetAction(parsed =>
         {
             var log = parsed.InvocationConfiguration.Output;
-            var drops = (parsed.GetValue(drop) ?? []).Select(p => Pattern(p, "--drop")).ToList();
-            var renames = (parsed.GetValue(rename) ?? []).Select(ParseRename).ToList();
+            var drops = (parsed.GetValue(drop) ?? []).Select(p => Patterns.Parse(p, "--drop")).ToList();
+            var renames = (parsed.GetValue(rename) ?? []).Select(r => Patterns.ParseRename(r)).ToList();
             using var state = StateDict.Load(parsed.GetValue(input)!, parsed.GetValue(select));
             if (parsed.GetValue(strip) is { Length: > 0 } prefix)
                 foreach (var (from, to) in state.StripPrefix(prefix)) log.WriteLine($"renamed {from} -> {to}");
@@ -38,24 +37,5 @@ internal static class ConvertCommand
             return BackbonesCli.Success;
         });
         return command;
-    }
-
-    static (Regex, string) ParseRename(string spec)
-    {
-        int eq = spec.IndexOf('=');
-        if (eq <= 0) throw new CliUsageException($"--rename '{spec}' is not REGEX=REPLACEMENT");
-        return (Pattern(spec[..eq], "--rename"), spec[(eq + 1)..]);
-    }
-
-    static Regex Pattern(string pattern, string option)
-    {
-        try
-        {
-            return new Regex(pattern, RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1));
-        }
-        catch (ArgumentException e)
-        {
-            throw new CliUsageException($"{option} '{pattern}' is not a valid regular expression: {e.Message}");
-        }
     }
 }
