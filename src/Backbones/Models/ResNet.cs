@@ -18,6 +18,7 @@ public sealed class ResNet : Backbone
         // Declaration order is registration order, which is state-dict order: torchvision's.
         readonly Conv2d conv1;
         readonly BatchNorm2d bn1;
+        readonly ReLU relu;
         readonly Conv2d conv2;
         readonly BatchNorm2d bn2;
         readonly Sequential? downsample;
@@ -29,6 +30,7 @@ public sealed class ResNet : Backbone
             if (dilation > 1) throw new ArgumentException("dilation > 1 is not supported in BasicBlock (as in torchvision)");
             conv1 = Conv2d(inplanes, planes, 3, stride: stride, padding: 1, bias: false);
             bn1 = BatchNorm2d(planes);
+            relu = ReLU(inplace: true);
             conv2 = Conv2d(planes, planes, 3, padding: 1, bias: false);
             bn2 = BatchNorm2d(planes);
             this.downsample = downsample;
@@ -38,10 +40,10 @@ public sealed class ResNet : Backbone
         public override Tensor forward(Tensor x)
         {
             using var scope = NewDisposeScope();
-            var y = functional.relu(bn1.call(conv1.call(x)));
+            var y = relu.call(bn1.call(conv1.call(x)));
             y = bn2.call(conv2.call(y));
             var identity = downsample is null ? x : downsample.call(x);
-            return functional.relu(y.add_(identity)).MoveToOuterDisposeScope();
+            return relu.call(y.add_(identity)).MoveToOuterDisposeScope();
         }
     }
 
@@ -55,6 +57,7 @@ public sealed class ResNet : Backbone
         readonly BatchNorm2d bn2;
         readonly Conv2d conv3;
         readonly BatchNorm2d bn3;
+        readonly ReLU relu;
         readonly Sequential? downsample;
 
         public Bottleneck(long inplanes, long planes, long stride, Sequential? downsample, long groups, long baseWidth, long dilation)
@@ -67,6 +70,7 @@ public sealed class ResNet : Backbone
             bn2 = BatchNorm2d(width);
             conv3 = Conv2d(width, planes * Expansion, 1, bias: false);
             bn3 = BatchNorm2d(planes * Expansion);
+            relu = ReLU(inplace: true);
             this.downsample = downsample;
             RegisterComponents();
         }
@@ -74,11 +78,11 @@ public sealed class ResNet : Backbone
         public override Tensor forward(Tensor x)
         {
             using var scope = NewDisposeScope();
-            var y = functional.relu(bn1.call(conv1.call(x)));
-            y = functional.relu(bn2.call(conv2.call(y)));
+            var y = relu.call(bn1.call(conv1.call(x)));
+            y = relu.call(bn2.call(conv2.call(y)));
             y = bn3.call(conv3.call(y));
             var identity = downsample is null ? x : downsample.call(x);
-            return functional.relu(y.add_(identity)).MoveToOuterDisposeScope();
+            return relu.call(y.add_(identity)).MoveToOuterDisposeScope();
         }
     }
 
@@ -86,6 +90,7 @@ public sealed class ResNet : Backbone
 
     Conv2d conv1;
     readonly BatchNorm2d bn1;
+    readonly ReLU relu;
     readonly MaxPool2d maxpool;
     readonly Sequential layer1, layer2, layer3, layer4;
     readonly AdaptiveAvgPool2d avgpool;
@@ -121,6 +126,7 @@ public sealed class ResNet : Backbone
 
         conv1 = Conv2d(options.InChannels, 64, 7, stride: 2, padding: 3, bias: false);
         bn1 = BatchNorm2d(64);
+        relu = ReLU(inplace: true);
         maxpool = MaxPool2d(3, stride: 2, padding: 1);
         layer1 = MakeLayer(64, layers[0], 1, false);
         layer2 = MakeLayer(128, layers[1], 2, dilate[0]);
@@ -164,7 +170,7 @@ public sealed class ResNet : Backbone
     public override Tensor ForwardFeatures(Tensor x)
     {
         using var scope = NewDisposeScope();
-        x = maxpool.call(functional.relu(bn1.call(conv1.call(x))));
+        x = maxpool.call(relu.call(bn1.call(conv1.call(x))));
         x = layer4.call(layer3.call(layer2.call(layer1.call(x))));
         return x.MoveToOuterDisposeScope();
     }

@@ -81,7 +81,7 @@ public sealed class FreezingTests
         using var model = ResNet18();
         var e = Assert.Throws<ArgumentException>(() => model.Freeze("fc", "layr1"));
         Assert.Contains("'layr1' matches no parameter", e.Message);
-        Assert.Contains("top-level modules: conv1, bn1, maxpool, layer1, layer2, layer3, layer4", e.Message);
+        Assert.Contains("top-level modules: conv1, bn1, relu, maxpool, layer1, layer2, layer3, layer4", e.Message);
         Assert.Equal(62, Trainable(model).Count); // nothing was frozen before the error
         Assert.Throws<ArgumentException>(() => model.Unfreeze(new Regex("^head\\.")));
         Assert.Throws<ArgumentException>(() => model.Freeze());
@@ -91,10 +91,10 @@ public sealed class FreezingTests
     public void FreezesTheFirstTopLevelChildren()
     {
         using var model = ResNet18();
-        var report = model.FreezeFirstChildren(4); // conv1, bn1, maxpool, layer1 (ReLU is functional here)
+        var report = model.FreezeFirstChildren(5); // torchvision's children(): conv1, bn1, relu, maxpool, layer1
         var expected = Keys(model, k => k.StartsWith("conv1.") || k.StartsWith("bn1.") || k.StartsWith("layer1."));
         Assert.Equal(expected, report.Frozen.ToHashSet());
-        Assert.StartsWith("FreezeFirstChildren(4: conv1, bn1, maxpool, layer1): froze 15 tensors (conv1.weight, bn1.weight, bn1.bias, layer1.0.conv1.weight,", report.ToString());
+        Assert.StartsWith("FreezeFirstChildren(5: conv1, bn1, relu, maxpool, layer1): froze 15 tensors (conv1.weight, bn1.weight, bn1.bias, layer1.0.conv1.weight,", report.ToString());
 
         using var mlp = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2));
         Assert.Equal(["0.weight", "0.bias"], mlp.FreezeFirstChildren(2).Frozen);

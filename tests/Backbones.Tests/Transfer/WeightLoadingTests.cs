@@ -112,7 +112,7 @@ public class WeightLoadingTests
         Assert.Equal(["fc.weight", "fc.bias"], report.Unexpected);
         Assert.Empty(report.Missing);
         Assert.Equal("conv1.weight", report.Sources["part0.weight"]);
-        Assert.Equal("layer4.1.bn2.num_batches_tracked", report.Sources["part6.1.bn2.num_batches_tracked"]);
+        Assert.Equal("layer4.1.bn2.num_batches_tracked", report.Sources["part7.1.bn2.num_batches_tracked"]);
         var ours = renamed.OrderedStateDict();
         foreach (var ((key, value), (fileKey, fileValue)) in ours.Zip(state.Take(trunk)))
             Assert.True(Same(fileValue, value), $"{key} <- {fileKey}");
