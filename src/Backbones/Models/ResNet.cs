@@ -86,6 +86,7 @@ public sealed class ResNet : Backbone
 
     Conv2d conv1;
     readonly BatchNorm2d bn1;
+    readonly ReLU relu;
     readonly MaxPool2d maxpool;
     readonly Sequential layer1, layer2, layer3, layer4;
     readonly AdaptiveAvgPool2d avgpool;
@@ -121,6 +122,7 @@ public sealed class ResNet : Backbone
 
         conv1 = Conv2d(options.InChannels, 64, 7, stride: 2, padding: 3, bias: false);
         bn1 = BatchNorm2d(64);
+        relu = ReLU(inplace: true);
         maxpool = MaxPool2d(3, stride: 2, padding: 1);
         layer1 = MakeLayer(64, layers[0], 1, false);
         layer2 = MakeLayer(128, layers[1], 2, dilate[0]);
@@ -164,7 +166,7 @@ public sealed class ResNet : Backbone
     public override Tensor ForwardFeatures(Tensor x)
     {
         using var scope = NewDisposeScope();
-        x = maxpool.call(functional.relu(bn1.call(conv1.call(x))));
+        x = maxpool.call(relu.call(bn1.call(conv1.call(x))));
         x = layer4.call(layer3.call(layer2.call(layer1.call(x))));
         return x.MoveToOuterDisposeScope();
     }
