@@ -44,6 +44,7 @@ public sealed class FeatureExtractor : nn.Module<Tensor, IReadOnlyDictionary<str
     public override IReadOnlyDictionary<string, Tensor> forward(Tensor x)
     {
         using var scope = NewDisposeScope();
+        var stop = new object(); // this forward's own signal: an extractor nested in the model must not catch it
         var captured = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         var removeHooks = new List<Action>();
         try
@@ -58,7 +59,7 @@ public sealed class FeatureExtractor : nn.Module<Tensor, IReadOnlyDictionary<str
                     var kept = last ? output.alias() : output.clone();
                     scope.Attach(kept);
                     captured[path] = kept;
-                    if (last) throw new ForwardStopped();
+                    if (last) throw new ForwardStopped(stop);
                     return null!; // TorchSharp: a null result keeps the module's own output
                 });
                 removeHooks.Add(hook.remove);
@@ -67,7 +68,7 @@ public sealed class FeatureExtractor : nn.Module<Tensor, IReadOnlyDictionary<str
             {
                 _model.call(x);
             }
-            catch (ForwardStopped)
+            catch (ForwardStopped stopped) when (stopped.Token == stop)
             {
             }
         }
@@ -98,5 +99,8 @@ public sealed class FeatureExtractor : nn.Module<Tensor, IReadOnlyDictionary<str
     }
 
     /// <summary>Thrown by the hook of the last module to run, caught by <see cref="forward"/>: the rest of the forward is skipped.</summary>
-    sealed class ForwardStopped : Exception;
+    sealed class ForwardStopped(object token) : Exception
+    {
+        public object Token => token;
+    }
 }

@@ -178,6 +178,32 @@ public sealed class FeatureExtractorTests
         Assert.Throws<ArgumentException>(() => FeatureExtractor.Create(model, []));
     }
 
+    [Fact]
+    public void AnExtractorInsideTheModelLetsTheOuterOneStopIt()
+    {
+        using var outer = FeatureExtractor.Create(new ThroughExtractor(ModelZoo.Create("resnet18"), "layer3"), ["body.layer1"]);
+        using var scope = NewDisposeScope();
+        IReadOnlyDictionary<string, Tensor> outputs;
+        using (no_grad()) outputs = outer.call(randn(1, 3, 32, 32));
+        Assert.Equal([1L, 64, 8, 8], outputs["body.layer1"].shape);
+    }
+
+    /// <summary>A model whose forward is an inner extractor's one output.</summary>
+    sealed class ThroughExtractor : nn.Module<Tensor, Tensor>
+    {
+        readonly FeatureExtractor body;
+        readonly string _path;
+
+        public ThroughExtractor(Backbone model, string path) : base(nameof(ThroughExtractor))
+        {
+            body = FeatureExtractor.Create(model, [path]);
+            _path = path;
+            RegisterComponents();
+        }
+
+        public override Tensor forward(Tensor x) => body.call(x)[_path];
+    }
+
     /// <summary>A module with a child its forward never calls.</summary>
     sealed class TwoBranches : nn.Module<Tensor, Tensor>
     {
