@@ -19,17 +19,10 @@ public sealed class FeatureCapture : IDisposable
 
     public static FeatureCapture Attach(nn.Module model, IEnumerable<string> paths)
     {
-        var modules = model.named_modules().ToDictionary(m => m.name, m => m.module);
         var capture = new FeatureCapture();
-        foreach (var path in paths)
+        foreach (var (path, module) in ModulePaths.Resolve(model, paths.ToList()))
         {
-            if (!modules.TryGetValue(path, out var module) || module is not nn.Module<Tensor, Tensor> hookable)
-            {
-                capture.Dispose();
-                var top = model.named_children().Select(c => c.name);
-                throw new ArgumentException($"no module '{path}' with a tensor output in {model.GetName()}; top-level modules: {string.Join(", ", top)}");
-            }
-            var hook = hookable.register_forward_hook((_, _, output) =>
+            var hook = module.register_forward_hook((_, _, output) =>
             {
                 if (capture._outputs.Remove(path, out var previous)) previous.Dispose();
                 capture._outputs[path] = output.detach().clone().DetachFromDisposeScope();
