@@ -26,6 +26,7 @@ public static class BackbonesCli
             ModelsCommand.Create(),
             DownloadCommand.Create(),
             ForwardCommand.Create(),
+            InitCheckCommand.Create(),
         };
         root.Options.Add(Debug);
         var parsed = root.Parse(args);
