@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 namespace Backbones.Init;
 
 /// <summary>
-/// Which parameters <see cref="ModelInitialization.Initialize"/> may touch, and the generator it draws from. With
+/// Which parameters <c>model.Initialize</c> may touch, and the generator it draws from. With
 /// nothing set, the whole model.
 /// </summary>
 public sealed record InitOptions

@@ -5,7 +5,7 @@ using TorchSharp.Modules;
 namespace Backbones.Init;
 
 /// <summary>
-/// How to initialise a model by module type in one call (<see cref="ModelInitialization.Initialize"/>): a weight and
+/// How to initialise a model by module type in one call (<c>model.Initialize</c>): a weight and
 /// a bias scheme for convolutions, transposed convolutions, linear layers and normalisation layers; null leaves that
 /// parameter as it is. The presets reproduce torchvision's per-family initialisations and the textbook schemes.
 /// </summary>

@@ -1,7 +1,7 @@
 namespace Backbones.Init;
 
 /// <summary>
-/// What <see cref="ModelInitialization.Initialize"/> did: each parameter it filled with the scheme it used, the selected
+/// What <c>model.Initialize</c> did: each parameter it filled with the scheme it used, the selected
 /// parameters the policy has no scheme for (left as they were, with why), and the ones skipped on request.
 /// </summary>
 public sealed record InitReport(

@@ -5,7 +5,7 @@ namespace Backbones.Init;
 
 /// <summary>
 /// The schemes of <c>torch.nn.init</c> with PyTorch's definitions: each fills its tensor in place without recording
-/// gradients, draws from <paramref name="generator"/> (or the global one) and returns the tensor.
+/// gradients, draws from the given generator (or the global one) and returns the tensor.
 /// </summary>
 public static class Initializers
 {
