@@ -11,6 +11,7 @@ namespace Backbones.Tests.Init;
 /// torch.manual_seed(s): libtorch draws the same uniform and normal streams, the layers are built in torchvision's
 /// order, and each family's initialisation policy visits modules in PyTorch's named_modules() order.
 /// </summary>
+[Collection(nameof(GlobalGeneratorCollection))]
 public sealed class FreshModelParityTests
 {
     const long Seed = 7;

@@ -67,9 +67,10 @@ public sealed class NnInitParityTests
         foreach (var row in Section("seeded"))
         {
             string call = row[0].GetString()!;
-            manual_seed(row[1].GetInt64());
+            // PyTorch drew from its global generator after manual_seed; a fresh generator with that seed has the same stream.
+            var generator = new TorchSharp.torch.Generator((ulong)row[1].GetInt64());
             using var t = empty(Shape(row[2]));
-            Fill(call, t);
+            Fill(call, t, generator);
             var expected = Values(row[3]);
             var actual = t.data<float>().ToArray();
             double worst = expected.Zip(actual, (a, b) => (double)Math.Abs(a - b)).Max();
@@ -84,21 +85,21 @@ public sealed class NnInitParityTests
     static double Tolerance(string call) => call switch { "trunc_normal_" => 2.4e-7, "orthogonal_" => 1e-6, _ => 0 };
 
     // The same calls, with the same arguments, as nn_init.py's SEEDED list.
-    static void Fill(string call, Tensor t)
+    static void Fill(string call, Tensor t, Generator g)
     {
         switch (call)
         {
-            case "uniform_": Initializers.Uniform(t, -0.5, 2.0); break;
-            case "normal_": Initializers.Normal(t, 0.3, 2.0); break;
-            case "xavier_uniform_": Initializers.XavierUniform(t, 5.0 / 3); break;
-            case "xavier_normal_": Initializers.XavierNormal(t); break;
-            case "kaiming_uniform_": Initializers.KaimingUniform(t, Math.Sqrt(5)); break;
-            case "kaiming_normal_" when t.dim() == 4: Initializers.KaimingNormal(t, mode: FanMode.FanOut, nonlinearity: "relu"); break;
-            case "kaiming_normal_": Initializers.KaimingNormal(t, 0.2, FanMode.FanIn, "leaky_relu"); break;
-            case "trunc_normal_": Initializers.TruncNormal(t, 0.5, 1.0, -0.5, 1.0); break;
-            case "sparse_": Initializers.Sparse(t, 0.3, 0.5); break;
-            case "orthogonal_" when t.shape[0] == 5: Initializers.Orthogonal(t, 2.0); break;
-            case "orthogonal_": Initializers.Orthogonal(t); break;
+            case "uniform_": Initializers.Uniform(t, -0.5, 2.0, g); break;
+            case "normal_": Initializers.Normal(t, 0.3, 2.0, g); break;
+            case "xavier_uniform_": Initializers.XavierUniform(t, 5.0 / 3, g); break;
+            case "xavier_normal_": Initializers.XavierNormal(t, generator: g); break;
+            case "kaiming_uniform_": Initializers.KaimingUniform(t, Math.Sqrt(5), generator: g); break;
+            case "kaiming_normal_" when t.dim() == 4: Initializers.KaimingNormal(t, mode: FanMode.FanOut, nonlinearity: "relu", generator: g); break;
+            case "kaiming_normal_": Initializers.KaimingNormal(t, 0.2, FanMode.FanIn, "leaky_relu", g); break;
+            case "trunc_normal_": Initializers.TruncNormal(t, 0.5, 1.0, -0.5, 1.0, g); break;
+            case "sparse_": Initializers.Sparse(t, 0.3, 0.5, g); break;
+            case "orthogonal_" when t.shape[0] == 5: Initializers.Orthogonal(t, 2.0, g); break;
+            case "orthogonal_": Initializers.Orthogonal(t, generator: g); break;
             default: throw new ArgumentException($"no C# call for {call}");
         }
     }
