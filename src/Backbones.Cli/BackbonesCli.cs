@@ -27,6 +27,7 @@ public static class BackbonesCli
             DownloadCommand.Create(),
             ForwardCommand.Create(),
             LoadCommand.Create(),
+            InitCheckCommand.Create(),
         };
         root.Options.Add(Debug);
         var parsed = root.Parse(args);

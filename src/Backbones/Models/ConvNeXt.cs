@@ -85,11 +85,11 @@ public sealed class ConvNeXt : Backbone
 
         features = Sequential(layers);
         avgpool = AdaptiveAvgPool2d(1);
-        classifier = Sequential(Norm(_numFeatures), Flatten(1), NewLinear(_numFeatures, options.NumClasses));
+        classifier = Sequential(Norm(_numFeatures), Flatten(1), Linear(_numFeatures, options.NumClasses)); // initialised below, in torchvision's order
         // torchvision's ConvNeXt has no dropout before the classifier; DropRate adds one (as timm's head_drop), keyless.
         if (options.DropRate is > 0) head_drop = Dropout(options.DropRate.Value);
         RegisterComponents();
-        InitialiseLikeTorchvision(this);
+        this.Initialize(InitPolicy.TorchvisionConvNeXt);
     }
 
     static LayerNorm2d Norm(long channels) => new(channels, eps: 1e-6);
@@ -97,29 +97,8 @@ public sealed class ConvNeXt : Backbone
     static Linear NewLinear(long inFeatures, long outFeatures)
     {
         var linear = Linear(inFeatures, outFeatures);
-        InitialiseLikeTorchvision(linear);
+        linear.Initialize(InitPolicy.TorchvisionConvNeXt);
         return linear;
-    }
-
-    /// <summary>
-    /// Convolutions and linear layers: trunc_normal_(std 0.02) with torchvision's default cut at ±2 (absolute, so in
-    /// effect a plain normal), bias 0; LayerNorms keep 1, 0.
-    /// </summary>
-    static void InitialiseLikeTorchvision(Module root)
-    {
-        using var _ = no_grad();
-        foreach (var (_, module) in root.named_modules().Prepend(("", root)))
-        {
-            var (weight, bias) = module switch
-            {
-                Conv2d conv => (conv.weight, conv.bias),
-                Linear linear => (linear.weight, linear.bias),
-                _ => (null, null),
-            };
-            if (weight is null) continue;
-            TruncatedNormal.Fill_(weight, std: 0.02);
-            if (bias is not null) init.zeros_(bias);
-        }
     }
 
     public override Tensor ForwardFeatures(Tensor x) => features.call(x);

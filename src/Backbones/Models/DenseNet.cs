@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using Backbones.Init;
 using Backbones.Serialization;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -124,32 +125,7 @@ public sealed partial class DenseNet : Backbone
 
         _numFeatures = numFeatures;
         _featureInfo = info.ToArray();
-        InitialiseLikeTorchvision();
-    }
-
-    /// <summary>
-    /// torchvision's "official init from torch repo": convolutions Kaiming normal (fan-in, gain √2), BatchNorm weight 1
-    /// and bias 0, the classifier's bias 0 (its weight keeps PyTorch's default Linear init).
-    /// </summary>
-    void InitialiseLikeTorchvision()
-    {
-        using var _ = no_grad();
-        foreach (var (_, module) in named_modules())
-        {
-            switch (module)
-            {
-                case Conv2d conv:
-                    init.kaiming_normal_(conv.weight!, a: 0, mode: init.FanInOut.FanIn, nonlinearity: init.NonlinearityType.LeakyReLU);
-                    break;
-                case BatchNorm2d bn:
-                    init.ones_(bn.weight!);
-                    init.zeros_(bn.bias!);
-                    break;
-                case Linear linear:
-                    init.zeros_(linear.bias!);
-                    break;
-            }
-        }
+        this.Initialize(InitPolicy.TorchvisionDenseNet);
     }
 
     /// <summary>The output of <c>features</c>: <c>norm5</c>'s, before the final ReLU (which <see cref="ForwardHead"/> applies).</summary>

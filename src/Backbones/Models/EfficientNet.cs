@@ -1,3 +1,4 @@
+using Backbones.Init;
 using Backbones.Models.Layers;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -115,46 +116,17 @@ public sealed class EfficientNet : Backbone
         avgpool = AdaptiveAvgPool2d(1);
         classifier = Classifier(_dropRate, _numFeatures, options.NumClasses);
         RegisterComponents();
-        InitialiseLikeTorchvision(this);
+        this.Initialize(InitPolicy.TorchvisionEfficientNet);
     }
 
     /// <summary>Conv, this variant's BatchNorm, and SiLU unless it is a linear projection.</summary>
     static Conv2dNormActivation ConvNormActivation(long inChannels, long outChannels, long kernel, long stride, long groups, Norm norm, bool activation) =>
         new(inChannels, outChannels, kernel, stride, groups, c => BatchNorm2d(c, eps: norm.Eps, momentum: norm.Momentum), activation ? () => SiLU() : null);
 
-    static Sequential Classifier(double dropRate, long inFeatures, long numClasses)
-    {
-        var head = Sequential(Dropout(dropRate), Linear(inFeatures, numClasses));
-        InitialiseLikeTorchvision(head);
-        return head;
-    }
+    // Initialised with the whole model in the constructor (drawing in torchvision's order), on its own when reset.
+    static Sequential Classifier(double dropRate, long inFeatures, long numClasses) => Sequential(Dropout(dropRate), Linear(inFeatures, numClasses));
 
     static long AdjustChannels(long channels, double widthMult) => MakeDivisible.Of(channels * widthMult);
-
-    /// <summary>Convolutions: Kaiming normal, fan-out; BatchNorm: 1, 0; Linear: uniform ±1/√out, bias 0.</summary>
-    static void InitialiseLikeTorchvision(Module root)
-    {
-        using var _ = no_grad();
-        foreach (var (_, module) in root.named_modules().Prepend(("", root)))
-        {
-            switch (module)
-            {
-                case Conv2d conv:
-                    init.kaiming_normal_(conv.weight!, mode: init.FanInOut.FanOut);
-                    if (conv.bias is not null) init.zeros_(conv.bias);
-                    break;
-                case BatchNorm2d bn:
-                    init.ones_(bn.weight!);
-                    init.zeros_(bn.bias!);
-                    break;
-                case Linear linear:
-                    double range = 1.0 / Math.Sqrt(linear.out_features);
-                    init.uniform_(linear.weight!, -range, range);
-                    init.zeros_(linear.bias!);
-                    break;
-            }
-        }
-    }
 
     public override Tensor ForwardFeatures(Tensor x) => features.call(x);
 
@@ -175,6 +147,7 @@ public sealed class EfficientNet : Backbone
     {
         var old = classifier;
         classifier = Classifier(_dropRate, _numFeatures, numClasses);
+        classifier.Initialize(InitPolicy.TorchvisionEfficientNet);
         ChildModules.Replace(this, "classifier", classifier);
         old.Dispose();
     }

@@ -1,3 +1,4 @@
+using Backbones.Init;
 using Backbones.Models.Layers;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -91,31 +92,7 @@ public sealed class MobileNetV2 : Backbone
         for (int i = 0; i < levels.Count; i++)
             if (i == levels.Count - 1 || levels[i + 1].Reduction != levels[i].Reduction)
                 _featureInfo.Add(new FeatureInfo($"features.{i}", levels[i].Channels, levels[i].Reduction));
-        InitialiseLikeTorchvision(this);
-    }
-
-    /// <summary>The module and all below it. Convolutions: Kaiming normal, fan-out; biases 0; BatchNorm: weight 1, bias 0; Linear: N(0, 0.01), bias 0.</summary>
-    internal static void InitialiseLikeTorchvision(Module module)
-    {
-        using var _ = no_grad();
-        foreach (var m in module.modules().Prepend(module))
-        {
-            switch (m)
-            {
-                case Conv2d conv:
-                    init.kaiming_normal_(conv.weight!, mode: init.FanInOut.FanOut, nonlinearity: init.NonlinearityType.ReLU);
-                    if (conv.bias is not null) init.zeros_(conv.bias);
-                    break;
-                case BatchNorm2d bn:
-                    init.ones_(bn.weight!);
-                    init.zeros_(bn.bias!);
-                    break;
-                case Linear linear:
-                    init.normal_(linear.weight!, 0, 0.01);
-                    if (linear.bias is not null) init.zeros_(linear.bias);
-                    break;
-            }
-        }
+        this.Initialize(InitPolicy.KaimingFanOutRelu);
     }
 
     public override Tensor ForwardFeatures(Tensor x) => features.call(x);
@@ -151,7 +128,7 @@ public sealed class MobileNetV2 : Backbone
     /// </summary>
     internal static Sequential ReplaceLast(Module owner, string name, Sequential old, Linear head)
     {
-        InitialiseLikeTorchvision(head);
+        head.Initialize(InitPolicy.KaimingFanOutRelu);
         return ChildModules.ReplaceInSequential(owner, name, old, (int)old.Count - 1, head);
     }
 

@@ -1,3 +1,4 @@
+using Backbones.Init;
 using Backbones.Models.Layers;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -88,7 +89,7 @@ public sealed class MobileNetV3 : Backbone
         for (int i = 0; i < levels.Count; i++)
             if (i == levels.Count - 1 || levels[i + 1].Reduction != levels[i].Reduction)
                 _featureInfo.Add(new FeatureInfo($"features.{i}", levels[i].Channels, levels[i].Reduction));
-        MobileNetV2.InitialiseLikeTorchvision(this);
+        this.Initialize(InitPolicy.KaimingFanOutRelu);
     }
 
     public override Tensor ForwardFeatures(Tensor x) => features.call(x);

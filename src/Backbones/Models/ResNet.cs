@@ -1,3 +1,4 @@
+using Backbones.Init;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -140,32 +141,13 @@ public sealed class ResNet : Backbone
         _reductions = [4, dilate[0] ? 4 : 8, 0, 0];
         _reductions[2] = dilate[1] ? _reductions[1] : _reductions[1] * 2;
         _reductions[3] = dilate[2] ? _reductions[2] : _reductions[2] * 2;
-        InitialiseLikeTorchvision();
+        this.Initialize(InitPolicy.TorchvisionResNet);
     }
 
     static Module<Tensor, Tensor> Block(BlockKind kind, long inplanes, long planes, long stride, Sequential? downsample, long groups, long baseWidth, long dilation) =>
         kind == BlockKind.Basic
             ? new BasicBlock(inplanes, planes, stride, downsample, groups, baseWidth, dilation)
             : new Bottleneck(inplanes, planes, stride, downsample, groups, baseWidth, dilation);
-
-    /// <summary>Convolutions: Kaiming normal, fan-out, ReLU gain; BatchNorm: weight 1, bias 0; Linear: PyTorch's default.</summary>
-    void InitialiseLikeTorchvision()
-    {
-        using var _ = no_grad();
-        foreach (var (_, module) in named_modules())
-        {
-            switch (module)
-            {
-                case Conv2d conv:
-                    init.kaiming_normal_(conv.weight!, mode: init.FanInOut.FanOut, nonlinearity: init.NonlinearityType.ReLU);
-                    break;
-                case BatchNorm2d bn:
-                    init.ones_(bn.weight!);
-                    init.zeros_(bn.bias!);
-                    break;
-            }
-        }
-    }
 
     public override Tensor ForwardFeatures(Tensor x)
     {

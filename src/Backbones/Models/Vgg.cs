@@ -1,3 +1,4 @@
+using Backbones.Init;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -43,7 +44,7 @@ public sealed class Vgg : Backbone
             Dropout(dropout),
             Linear(HiddenWidth, options.NumClasses));
         RegisterComponents();
-        InitialiseLikeTorchvision();
+        this.Initialize(InitPolicy.KaimingFanOutRelu);
     }
 
     /// <summary>torchvision's make_layers: Conv2d(3×3, padding 1)[, BatchNorm2d], ReLU per channel count; MaxPool2d(2, 2) per M.</summary>
@@ -66,36 +67,6 @@ public sealed class Vgg : Backbone
             inChannels = v;
         }
         return Sequential(layers);
-    }
-
-    /// <summary>Convolutions: Kaiming normal, fan-out, ReLU gain, bias 0; BatchNorm: 1 and 0; Linear: normal(0, 0.01), bias 0.</summary>
-    void InitialiseLikeTorchvision()
-    {
-        using var _ = no_grad();
-        foreach (var (_, module) in named_modules())
-        {
-            switch (module)
-            {
-                case Conv2d conv:
-                    init.kaiming_normal_(conv.weight!, mode: init.FanInOut.FanOut, nonlinearity: init.NonlinearityType.ReLU);
-                    if (conv.bias is not null) init.zeros_(conv.bias);
-                    break;
-                case BatchNorm2d bn:
-                    init.ones_(bn.weight!);
-                    init.zeros_(bn.bias!);
-                    break;
-                case Linear linear:
-                    InitialiseLinear(linear);
-                    break;
-            }
-        }
-    }
-
-    static void InitialiseLinear(Linear linear)
-    {
-        using var _ = no_grad();
-        init.normal_(linear.weight!, 0, 0.01);
-        init.zeros_(linear.bias!);
     }
 
     public override Tensor ForwardFeatures(Tensor x)
@@ -121,7 +92,7 @@ public sealed class Vgg : Backbone
     public override void ResetClassifier(long numClasses)
     {
         var fresh = Linear(HiddenWidth, numClasses);
-        InitialiseLinear(fresh);
+        fresh.Initialize(InitPolicy.KaimingFanOutRelu);
         classifier = ChildModules.ReplaceInSequential(this, "classifier", classifier, LastLinear, fresh);
     }
 
