@@ -110,7 +110,7 @@ public sealed class InitPolicyTests
     {
         using var model = ModelZoo.Create("resnet18");
         var error = Assert.Throws<ArgumentException>(() => model.Initialize(InitPolicy.XavierNormal, ["layer5", "fc.weight", "classifier.6"]));
-        Assert.Equal("no module or state-dict key 'layer5', 'classifier.6' in ResNet; top-level modules: conv1, bn1, maxpool, layer1, layer2, layer3, layer4, avgpool, fc", error.Message);
+        Assert.Equal("no module or state-dict key 'layer5', 'classifier.6' in ResNet; top-level modules: conv1, bn1, relu, maxpool, layer1, layer2, layer3, layer4, avgpool, fc", error.Message);
     }
 
     [Fact]
