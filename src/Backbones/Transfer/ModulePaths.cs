@@ -38,11 +38,10 @@ internal static class ModulePaths
     public static (nn.Module Parent, string ParentPath, string Name) Parent(nn.Module root, string path)
     {
         if (string.IsNullOrEmpty(path)) throw new ArgumentException("the root has no parent; give the path of a submodule", nameof(path));
+        Find(root, path); // the error names the whole path
         int dot = path.LastIndexOf('.');
         string parentPath = dot < 0 ? "" : path[..dot];
-        var parent = Find(root, parentPath);
-        Find(root, path); // the same clear error when the child itself is missing
-        return (parent, parentPath, path[(dot + 1)..]);
+        return (Find(root, parentPath), parentPath, path[(dot + 1)..]);
     }
 
     public static void CheckName(nn.Module container, string containerPath, string name)
