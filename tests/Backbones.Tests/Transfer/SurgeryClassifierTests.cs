@@ -69,6 +69,8 @@ public sealed class SurgeryClassifierTests
         Assert.Equal(expectedShape, weight.shape);
         Assert.Equal([Classes], bias.shape);
         CheckInitialisation(family, weight, bias, model.NumFeatures);
+        Assert.Equal($"{path}: classifier for 1000 classes replaced by a freshly initialised one for {Classes} ({model.NumFeatures} features in, "
+            + $"{weight.NumberOfElements + Classes:N0} parameters)", report.ToString());
 
         model.eval();
         using var _ = no_grad();

@@ -85,6 +85,19 @@ public sealed class SurgeryOutputStrideTests
     }
 
     [Fact]
+    public void ReportsEachConvolutionChangedAndTheNewStageStrides()
+    {
+        using var model = ModelZoo.Create("resnet50");
+        var report = OutputStride.Set(model, 16);
+        Assert.Equal(
+            "output stride 16; 4 convolutions changed:\n"
+            + "  layer4.0.conv2: stride 2→1\n  layer4.0.downsample.0: stride 2→1\n"
+            + "  layer4.1.conv2: dilation 1→2, padding 1→2\n  layer4.2.conv2: dilation 1→2, padding 1→2\n"
+            + "  stage strides: layer1 4, layer2 8, layer3 16, layer4 16", report.ToString());
+        Assert.Empty(OutputStride.Set(model, 16).Changes);
+    }
+
+    [Fact]
     public void BasicBlockResNetsTakeALastStrideOfOneButRefuseDilation()
     {
         using var scope = NewDisposeScope();
