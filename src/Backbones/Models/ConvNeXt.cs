@@ -116,15 +116,9 @@ public sealed class ConvNeXt : Backbone
     public override string ClassifierPath => "classifier.2";
     public override string FirstConvPath => "features.0.0";
 
-    public override void ResetClassifier(long numClasses)
-    {
-        // The LayerNorm before the linear layer is trained with the body and stays; only the linear layer is new.
-        var old = classifier;
-        classifier = Sequential(("0", (Module<Tensor, Tensor>)old[0]), ("1", Flatten(1)), ("2", NewLinear(_numFeatures, numClasses)));
-        ChildModules.Replace(this, "classifier", classifier);
-        ((Module)old[1]).Dispose();
-        ((Module)old[2]).Dispose();
-    }
+    // The LayerNorm before the linear layer is trained with the body and stays; only the linear layer is new.
+    public override void ResetClassifier(long numClasses) =>
+        classifier = ChildModules.ReplaceInSequential(this, "classifier", classifier, 2, NewLinear(_numFeatures, numClasses));
 
     public override IReadOnlyList<FeatureInfo> FeatureInfo => _featureInfo;
 

@@ -75,7 +75,6 @@ public sealed class EfficientNet : Backbone
     readonly AdaptiveAvgPool2d avgpool;
     Sequential classifier;
 
-    readonly double _dropRate;
     readonly long _numFeatures;
     readonly List<FeatureInfo> _featureInfo = [];
 
@@ -83,7 +82,7 @@ public sealed class EfficientNet : Backbone
         double stochasticDepthProb = 0.2) : base(nameof(EfficientNet))
     {
         norm ??= Norm.Default;
-        _dropRate = options.DropRate ?? dropout;
+        double dropRate = options.DropRate ?? dropout;
         double sdProb = options.DropPathRate ?? stochasticDepthProb;
         var stages = BaseStages.Select(s => s.Scale(widthMult, depthMult)).ToList();
 
@@ -114,7 +113,7 @@ public sealed class EfficientNet : Backbone
 
         features = Sequential(layers);
         avgpool = AdaptiveAvgPool2d(1);
-        classifier = Classifier(_dropRate, _numFeatures, options.NumClasses);
+        classifier = Classifier(dropRate, _numFeatures, options.NumClasses);
         RegisterComponents();
         this.Initialize(InitPolicy.TorchvisionEfficientNet);
     }
@@ -145,11 +144,10 @@ public sealed class EfficientNet : Backbone
 
     public override void ResetClassifier(long numClasses)
     {
-        var old = classifier;
-        classifier = Classifier(_dropRate, _numFeatures, numClasses);
-        classifier.Initialize(InitPolicy.TorchvisionEfficientNet);
-        ChildModules.Replace(this, "classifier", classifier);
-        old.Dispose();
+        // Only the linear layer is new: the dropout before it keeps its object and mode.
+        var head = Linear(_numFeatures, numClasses);
+        head.Initialize(InitPolicy.TorchvisionEfficientNet);
+        classifier = ChildModules.ReplaceInSequential(this, "classifier", classifier, 1, head);
     }
 
     public override IReadOnlyList<FeatureInfo> FeatureInfo => _featureInfo;

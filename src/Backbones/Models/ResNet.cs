@@ -99,7 +99,7 @@ public sealed class ResNet : Backbone
     Linear fc;
 
     readonly int _expansion;
-    readonly long[] _reductions;
+    long[] _reductions;
 
     public ResNet(BlockKind kind, int[] layers, ModelOptions options, long groups = 1, long widthPerGroup = 64) : base(nameof(ResNet))
     {
@@ -177,6 +177,9 @@ public sealed class ResNet : Backbone
         ChildModules.Replace(this, "fc", fc);
         old.Dispose();
     }
+
+    /// <summary>Output-stride surgery (Transfer.OutputStride) changed the strides: the stages' total strides after it.</summary>
+    internal void SetReductions(long[] reductions) => _reductions = reductions;
 
     public override IReadOnlyList<FeatureInfo> FeatureInfo =>
     [

@@ -30,6 +30,14 @@ public sealed class StateDict : IEnumerable<KeyValuePair<string, Tensor>>, IDisp
         if (!_tensors.TryAdd(key, tensor)) throw new ArgumentException($"key '{key}' is already in the state dict", nameof(key));
     }
 
+    /// <summary>Puts <paramref name="tensor"/> under an existing <paramref name="key"/>, keeping its position; disposes the old tensor.</summary>
+    public void Replace(string key, Tensor tensor)
+    {
+        if (!_tensors.TryGetValue(key, out var old)) throw new KeyNotFoundException($"no key '{key}' in the state dict to replace");
+        _tensors[key] = tensor;
+        if (!ReferenceEquals(old, tensor)) old.Dispose();
+    }
+
     /// <summary>Reads the state dict of a checkpoint file (see <see cref="Checkpoint.TakeStateDict"/>).</summary>
     public static StateDict Load(string path, string? select = null)
     {

@@ -1,3 +1,4 @@
+using System.Reflection;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -6,7 +7,7 @@ namespace Backbones.Models;
 
 /// <summary>
 /// Replaces a registered child module (a classifier), which TorchSharp's <c>register_module</c> refuses for an
-/// existing name and its Sequential cannot do at all, keeping every other child and the children's order.
+/// existing name and its Sequential cannot do at all, keeping every other child, its mode and the children's order.
 /// </summary>
 internal static class ChildModules
 {
@@ -29,18 +30,33 @@ internal static class ChildModules
 
     /// <summary>
     /// Replaces child <paramref name="index"/> of the Sequential <paramref name="old"/> registered on
-    /// <paramref name="parent"/> as <paramref name="childName"/> (VGG's <c>classifier.6</c>): registers a new Sequential
-    /// holding the same other children, disposes the replaced child and returns the new Sequential for the parent's field.
+    /// <paramref name="parent"/> as <paramref name="childName"/> (VGG's <c>classifier.6</c>) in place, so every other
+    /// child keeps its object and its train/eval mode; the replacement takes the Sequential's mode. Disposes the
+    /// replaced child and returns the same Sequential.
     /// </summary>
     public static Sequential ReplaceInSequential(nn.Module parent, string childName, Sequential old, int index, nn.Module<Tensor, Tensor> replacement)
     {
-        var children = old.named_children().ToList();
-        if (index < 0 || index >= children.Count) throw new ArgumentOutOfRangeException(nameof(index));
-        var replaced = children[index].module;
-        var fresh = nn.Sequential(children.Select((c, i) => (c.name, i == index ? replacement : (nn.Module<Tensor, Tensor>)c.module)));
-        Replace(parent, childName, fresh);
-        // The old Sequential is left to the collector, not disposed: disposing it would dispose the children it shares.
+        var (modules, _) = SequentialLists(old, $"{parent.GetName()}.{childName}");
+        if (index < 0 || index >= modules.Count) throw new ArgumentOutOfRangeException(nameof(index), index, $"{childName} has {modules.Count} children");
+        var replaced = (nn.Module)modules[index];
+        if (replacement.training != old.training) replacement.train(old.training);
+        modules[index] = replacement;
         replaced.Dispose();
-        return fresh;
+        return old;
+    }
+
+    // TorchSharp 0.107's Sequential keeps its children in two private lists that its forward, named_children and
+    // state_dict read, and offers no way to change them but append; editing them keeps the Sequential's identity.
+    static readonly FieldInfo? SequentialModules = typeof(Sequential).GetField("_modules", BindingFlags.Instance | BindingFlags.NonPublic);
+    static readonly FieldInfo? SequentialNames = typeof(Sequential).GetField("_names", BindingFlags.Instance | BindingFlags.NonPublic);
+
+    /// <summary>The Sequential's own lists of children and of their names (edit both together).</summary>
+    public static (List<nn.IModule<Tensor, Tensor>> Modules, List<string> Names) SequentialLists(Sequential sequential, string what)
+    {
+        if (SequentialModules?.GetValue(sequential) is not List<nn.IModule<Tensor, Tensor>> modules
+            || SequentialNames?.GetValue(sequential) is not List<string> names)
+            throw new NotSupportedException($"cannot edit {what}: this TorchSharp's Sequential does not keep its children in the '_modules' and '_names' "
+                + "lists that editing a Sequential in place relies on (TorchSharp 0.107 does)");
+        return (modules, names);
     }
 }
