@@ -174,7 +174,7 @@ public static class Libtorch
         return null;
     }
 
-    static string? FindTorchSharpNative()
+    internal static string? FindTorchSharpNative()
     {
         var folders = new List<string>();
         if (AppContext.GetData("NATIVE_DLL_SEARCH_DIRECTORIES") is string searchDirs)

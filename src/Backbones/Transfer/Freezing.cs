@@ -42,6 +42,20 @@ public static class Freezing
     }
 
     /// <summary>
+    /// Freezes the first <paramref name="count"/> parameter tensors in <c>model.parameters()</c> order, the recipe
+    /// <c>for i, p in enumerate(model.parameters()): p.requires_grad = i >= count</c>.
+    /// </summary>
+    public static FreezeReport FreezeFirstParameters(this nn.Module model, int count, bool batchNormStatistics = false)
+    {
+        var names = ModuleWalk.Parameters(model).Select(p => p.Name).ToList();
+        if (count < 0 || count > names.Count)
+            throw new ArgumentOutOfRangeException(nameof(count), count, $"{model.GetName()} has {names.Count} parameter tensors");
+        var first = names.Take(count).ToHashSet(StringComparer.Ordinal);
+        string last = count == 0 ? "none" : $"through {names[count - 1]}";
+        return Set(model, $"FreezeFirstParameters({count}, {last})", first.Contains, trainable: false, batchNormStatistics);
+    }
+
+    /// <summary>
     /// Freezes everything but the head: a zoo model's <see cref="Backbone.ClassifierPath"/> (<c>fc</c>,
     /// <c>classifier.6</c>), or for any other module its last top-level child that has parameters.
     /// </summary>

@@ -88,6 +88,17 @@ public sealed class FreezingTests
     }
 
     [Fact]
+    public void FreezesTheFirstParametersInParametersOrder()
+    {
+        using var model = ResNet18();
+        var report = model.FreezeFirstParameters(5);
+        Assert.Equal(["conv1.weight", "bn1.weight", "bn1.bias", "layer1.0.conv1.weight", "layer1.0.bn1.weight"], report.Frozen);
+        Assert.Equal(62 - 5, Trainable(model).Count);
+        Assert.StartsWith("FreezeFirstParameters(5, through layer1.0.bn1.weight): froze 5 tensors", report.ToString());
+        Assert.Throws<ArgumentOutOfRangeException>(() => model.FreezeFirstParameters(63));
+    }
+
+    [Fact]
     public void FreezesTheFirstTopLevelChildren()
     {
         using var model = ResNet18();
