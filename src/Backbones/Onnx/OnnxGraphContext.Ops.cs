@@ -77,11 +77,7 @@ public sealed partial class OnnxGraphContext
         var b = bias is null ? null : Initializer(Join(path, "bias"), bias);
         if (x.Rank == 2)
             return Node("Gemm", path, [x, Initializer(Join(path, "weight"), weight), b], shape, OnnxAttribute.Int("transB", 1));
-        var wt = Initializer(Join(path, "weight_transposed"), [inFeatures, outFeatures], () =>
-        {
-            using var t = weight.detach();
-            return t.t().contiguous();
-        });
+        var wt = Initializer(Join(path, "weight_transposed"), [inFeatures, outFeatures], () => weight.detach().t().contiguous());
         var y = Node("MatMul", path, [x, wt], shape);
         return b is null ? y : Add(path, y, b);
     }
