@@ -29,7 +29,7 @@ internal static class OnnxModelCache
         string key = Convert.ToHexStringLower(sha.GetHashAndReset())[..32];
         string name = model.Architecture.Length > 0 ? model.Architecture : model.GetType().Name;
         string path = Path.Combine(directory, $"{name}-{key}.onnx");
-        if (File.Exists(path)) return (path, true);
+        if (File.Exists(path) && File.Exists(path + ".data") == draft.HasExternalData(options.ExternalDataThreshold)) return (path, true);
         draft.Write(path, options.ExternalDataThreshold);
         return (path, false);
     }

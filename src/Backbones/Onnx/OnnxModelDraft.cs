@@ -58,8 +58,7 @@ internal sealed class OnnxModelDraft
     /// </summary>
     public (long Bytes, string? DataPath, long DataBytes) Write(string path, long? externalThreshold)
     {
-        long threshold = externalThreshold ?? (InitializerBytes > InlineLimit ? AutomaticThreshold : long.MaxValue);
-        if (threshold <= 0) throw new ArgumentOutOfRangeException(nameof(externalThreshold), "the external data threshold must be positive");
+        long threshold = Threshold(externalThreshold);
         string full = Path.GetFullPath(path);
         string dataPath = full + ".data";
         string location = Path.GetFileName(dataPath);
@@ -118,6 +117,19 @@ internal sealed class OnnxModelDraft
             }
         });
         return (new FileInfo(full).Length, anyExternal ? dataPath : null, anyExternal ? dataBytes : 0);
+    }
+
+    /// <summary>Whether writing with <paramref name="externalThreshold"/> puts any initializer in an external data file.</summary>
+    public bool HasExternalData(long? externalThreshold)
+    {
+        long threshold = Threshold(externalThreshold);
+        return Initializers.Any(i => i.ByteLength >= threshold);
+    }
+
+    long Threshold(long? requested)
+    {
+        if (requested <= 0) throw new ArgumentOutOfRangeException(nameof(requested), "the external data threshold must be positive");
+        return requested ?? (InitializerBytes > InlineLimit ? AutomaticThreshold : long.MaxValue);
     }
 
     // Field numbers of onnx.proto: ModelProto.graph, GraphProto.initializer, TensorProto.raw_data (all length-delimited).

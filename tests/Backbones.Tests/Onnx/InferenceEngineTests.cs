@@ -59,6 +59,13 @@ public sealed class InferenceEngineTests
             using var _ = engine.Run(randn(1, 3, 64, 64));
             second = ((OnnxEngine)engine).LastExport!.Value;
         }
+        // A cache entry whose weights file went missing is written again.
+        File.Delete(first.Path + ".data");
+        using (var engine = InferenceEngine.Create(model, options))
+        {
+            using var _ = engine.Run(randn(1, 3, 64, 64));
+            Assert.Equal((first.Path, false), ((OnnxEngine)engine).LastExport!.Value);
+        }
         using (no_grad()) model.named_parameters().First().parameter.add_(0.01);
         using (var engine = InferenceEngine.Create(model, options))
         {
