@@ -28,6 +28,7 @@ public static class BackbonesCli
             ForwardCommand.Create(),
             LoadCommand.Create(),
             InitCheckCommand.Create(),
+            ExportCommand.Create(),
         };
         root.Options.Add(Debug);
         var parsed = root.Parse(args);
@@ -50,6 +51,7 @@ public static class BackbonesCli
         LibtorchUnavailableException l => (NoLibtorch, "error: " + l.Message),
         Weights.WeightsDownloadException d => (Failure, "error: " + d.Message),
         CliUsageException u => (BadInput, "error: " + u.Message),
+        Onnx.OnnxExportException o => (Failure, "error: " + o.Message),
         IOException or UnauthorizedAccessException => (Failure, "error: " + e.Message),
         InvalidOperationException or NotSupportedException or ArgumentException => (Failure, "error: " + e.Message),
         _ => (Failure, $"error: {e.GetType().Name}: {e.Message} (run with --debug for the stack trace)"),

@@ -1,17 +1,16 @@
 using System.CommandLine;
-using Backbones.Models;
+using Backbones.Onnx;
 using Backbones.Serialization;
 using Backbones.Serialization.Pickle;
-using Backbones.Transfer;
 using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Backbones.Cli;
 
 /// <summary>
-/// <c>backbones forward MODEL [--weights W] --input X [--layers L1,L2,...] --output Y</c>: runs the model in eval mode
-/// without autograd on the first tensor of X (or its key <c>input</c>) and writes <c>logits</c> and each requested
-/// layer's output to Y (.pth or .safetensors), so anyone can compare our numbers with theirs.
+/// <c>backbones forward MODEL [--weights W] --input X [--layers L1,L2,...] --output Y [--engine torch|onnx]</c>: runs the
+/// model in eval mode without autograd on the first tensor of X (or its key <c>input</c>), with libtorch or ONNX Runtime,
+/// and writes <c>logits</c> and each requested layer's output to Y (.pth or .safetensors), so anyone can compare our numbers with theirs.
 /// </summary>
 internal static class ForwardCommand
 {
@@ -22,30 +21,44 @@ internal static class ForwardCommand
         var input = new Option<string>("--input") { Description = "A .pth or .safetensors file whose key 'input' (or first tensor) is the N×C×H×W batch", Required = true };
         var layers = new Option<string?>("--layers") { Description = "Comma-separated module paths whose outputs to save too (layer3,features.denseblock2)" };
         var output = new Option<string>("--output", "-o") { Description = "File to write (.pth or .safetensors)", Required = true };
-        var classes = new Option<long?>("--num-classes") { Description = "Classifier outputs, when the weights file has a different head" };
-        var command = new Command("forward", "Run a model on a saved input and save its outputs") { model, weights, input, layers, output, classes };
+        var classes = new Option<long?>("--num-classes") { Description = "Classifier outputs (default: the weights file's, else 1000)" };
+        var engine = new Option<string>("--engine") { Description = "torch (libtorch eager) or onnx (ONNX Runtime on the model's cached export)", DefaultValueFactory = _ => "torch" };
+        engine.AcceptOnlyFromAmong("torch", "onnx");
+        var threads = new Option<int?>("--threads") { Description = "ONNX Runtime's intra-op threads (default: one per core)" };
+        var optimization = new Option<string>("--optimization") { Description = "ONNX Runtime's graph optimisation: disabled, basic, extended or all", DefaultValueFactory = _ => "all" };
+        optimization.AcceptOnlyFromAmong("disabled", "basic", "extended", "all");
+        var cache = new Option<string?>("--onnx-cache") { Description = "Folder of exported models (default: ~/.cache/backbones/onnx)" };
+        var command = new Command("forward", "Run a model on a saved input and save its outputs")
+        {
+            model, weights, input, layers, output, classes, engine, threads, optimization, cache,
+        };
         command.SetAction(parsed =>
         {
-            var options = new ModelOptions { Weights = parsed.GetValue(weights), NumClasses = parsed.GetValue(classes) ?? 1000 };
-            using var net = ModelZoo.Create(parsed.GetValue(model)!, options);
-            net.eval();
-            var paths = (parsed.GetValue(layers) ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            using var net = ExportCommand.CreateModel(parsed.GetValue(model)!, parsed.GetValue(weights), parsed.GetValue(classes));
+            var options = new InferenceOptions
+            {
+                Engine = parsed.GetValue(engine) == "onnx" ? InferenceEngineKind.Onnx : InferenceEngineKind.Torch,
+                Layers = ExportCommand.SplitList(parsed.GetValue(layers)),
+                Threads = parsed.GetValue(threads),
+                Optimization = Enum.Parse<OnnxOptimization>(parsed.GetValue(optimization)!, ignoreCase: true),
+                CacheDirectory = parsed.GetValue(cache),
+            };
             using var checkpoint = Checkpoint.Load(parsed.GetValue(input)!);
             var x = checkpoint.Leaves().FirstOrDefault(l => l.Key == "input" && l.Value is Tensor).Value as Tensor
                 ?? checkpoint.Leaves().Select(l => l.Value).OfType<Tensor>().FirstOrDefault()
                 ?? throw new CliUsageException($"{parsed.GetValue(input)} holds no tensor");
 
-            using var scope = NewDisposeScope();
-            using var capture = FeatureCapture.Attach(net, paths);
-            Tensor logits;
-            using (inference_mode()) logits = net.call(x.to_type(ScalarType.Float32));
+            using var runner = InferenceEngine.Create(net, options);
+            using var outputs = runner.Run(x);
             var result = new PyDict { Ordered = true };
-            result["logits"] = logits;
-            foreach (var (path, value) in capture.Outputs) result[path] = value;
+            result["logits"] = outputs.Output;
+            foreach (var (path, value) in outputs.Layers) result[path] = value;
             string target = parsed.GetValue(output)!;
             Checkpoint.Save(target, result);
             parsed.InvocationConfiguration.Output.WriteLine(
-                $"wrote {target}: logits [{string.Join(", ", logits.shape)}]" + string.Concat(capture.Outputs.Select(o => $", {o.Key} [{string.Join(", ", o.Value.shape)}]")));
+                $"wrote {target}: logits [{string.Join(", ", outputs.Output.shape)}]"
+                + string.Concat(outputs.Layers.Select(o => $", {o.Key} [{string.Join(", ", o.Value.shape)}]")));
+            if (runner.Kind == InferenceEngineKind.Onnx) parsed.InvocationConfiguration.Output.WriteLine(runner.Description);
             return BackbonesCli.Success;
         });
         return command;
