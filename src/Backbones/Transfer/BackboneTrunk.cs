@@ -16,12 +16,12 @@ namespace Backbones.Transfer;
 /// AlexNet, SqueezeNet and MobileNetV3, whose heads hold more layers, it is the pooled map (VGG 512, not the
 /// 4096 of its hidden layers), as timm's <c>num_features</c> is. The trunk wraps the model and owns it.
 /// </remarks>
-public sealed class BackboneTrunk : nn.Module<Tensor, Tensor>
+public sealed class BackboneTrunk : ModelView<Tensor>
 {
     readonly Backbone _model;
     readonly nn.Module<Tensor, Tensor>? _pooledNorm;
 
-    BackboneTrunk(Backbone model, bool pooled) : base(nameof(BackboneTrunk))
+    BackboneTrunk(Backbone model, bool pooled) : base(nameof(BackboneTrunk), model)
     {
         _model = model;
         Pooled = pooled;
@@ -75,18 +75,6 @@ public sealed class BackboneTrunk : nn.Module<Tensor, Tensor>
         return pooled.flatten(1).MoveToOuterDisposeScope();
     }
 
-    // Train or eval mode is the model's (its children are this trunk's).
-    public override void train(bool train = true) => _model.train(train);
-    public override bool training => _model.training;
-
-    // The children are registered in the constructor; the wrapped model itself must not become one (its keys would gain a prefix).
-    protected override void RegisterComponents() { }
-
-    protected override void Dispose(bool disposing)
-    {
-        base.Dispose(disposing);
-        if (disposing) _model.Dispose();
-    }
 
     public override string ToString() => Report.ToString();
 }

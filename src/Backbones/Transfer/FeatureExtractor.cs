@@ -14,12 +14,12 @@ namespace Backbones.Transfer;
 /// module, under their own names: its state-dict keys are the model's minus those of children it never runs. It wraps the
 /// model and owns it: disposing the extractor disposes the model.
 /// </remarks>
-public sealed class FeatureExtractor : nn.Module<Tensor, IReadOnlyDictionary<string, Tensor>>
+public sealed class FeatureExtractor : ModelView<IReadOnlyDictionary<string, Tensor>>
 {
     readonly nn.Module<Tensor, Tensor> _model;
     readonly IReadOnlyList<(string Path, nn.Module<Tensor, Tensor> Module)> _targets;
 
-    FeatureExtractor(nn.Module<Tensor, Tensor> model, IReadOnlyList<(string, nn.Module<Tensor, Tensor>)> targets) : base(nameof(FeatureExtractor))
+    FeatureExtractor(nn.Module<Tensor, Tensor> model, IReadOnlyList<(string, nn.Module<Tensor, Tensor>)> targets) : base(nameof(FeatureExtractor), model)
     {
         _model = model;
         _targets = targets;
@@ -85,18 +85,6 @@ public sealed class FeatureExtractor : nn.Module<Tensor, IReadOnlyDictionary<str
         return outputs;
     }
 
-    // Train or eval mode is the model's (its children are this extractor's).
-    public override void train(bool train = true) => _model.train(train);
-    public override bool training => _model.training;
-
-    // The children are registered in the constructor; the wrapped model itself must not become one (its keys would gain a prefix).
-    protected override void RegisterComponents() { }
-
-    protected override void Dispose(bool disposing)
-    {
-        base.Dispose(disposing);
-        if (disposing) _model.Dispose();
-    }
 
     /// <summary>Thrown by the hook of the last module to run, caught by <see cref="forward"/>: the rest of the forward is skipped.</summary>
     sealed class ForwardStopped(object token) : Exception

@@ -17,11 +17,11 @@ namespace Backbones.Transfer;
 /// State-dict keys are those of the model's top-level children up to the one holding the deepest selected level (no head).
 /// It wraps the model and owns it.
 /// </remarks>
-public sealed class FeaturesOnly : nn.Module<Tensor, Tensor[]>
+public sealed class FeaturesOnly : ModelView<Tensor[]>
 {
     readonly FeatureExtractor _extractor;
 
-    FeaturesOnly(FeatureExtractor extractor, IReadOnlyList<int> outIndices, IReadOnlyList<FeatureInfo> info) : base(nameof(FeaturesOnly))
+    FeaturesOnly(FeatureExtractor extractor, IReadOnlyList<int> outIndices, IReadOnlyList<FeatureInfo> info) : base(nameof(FeaturesOnly), extractor)
     {
         _extractor = extractor;
         OutIndices = outIndices;
@@ -75,18 +75,6 @@ public sealed class FeaturesOnly : nn.Module<Tensor, Tensor[]>
         return FeatureInfo.Select(f => maps[f.Module]).ToArray();
     }
 
-    // Train or eval mode is the model's (its children are these).
-    public override void train(bool train = true) => _extractor.train(train);
-    public override bool training => _extractor.training;
-
-    // The children are registered in the constructor; the extractor itself must not become one (its keys would gain a prefix).
-    protected override void RegisterComponents() { }
-
-    protected override void Dispose(bool disposing)
-    {
-        base.Dispose(disposing);
-        if (disposing) _extractor.Dispose();
-    }
 
     public override string ToString() =>
         $"{ModulePaths.NameOf(_extractor.Model)} features at out_indices [{string.Join(", ", OutIndices)}]: {Describe(FeatureInfo)}";
