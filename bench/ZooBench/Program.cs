@@ -1,6 +1,6 @@
 // ZooBench: eval-mode inference speed (images/s) of torchvision architectures, 224×224 float32, 2 threads, measured
-// in one run side by side: ours (ModelZoo on TorchSharp), Debian PyTorch 1.13 eager, and ONNX Runtime on PyTorch's
-// own ONNX export, all with the same random weights. --experiments measures variants of ours on ResNet-50 instead
+// in one run side by side: ours (ModelZoo on TorchSharp), Debian PyTorch 1.13 eager, ONNX Runtime on PyTorch's own
+// ONNX export, and ONNX Runtime on our export (ours-onnx: Backbones' onnx engine), all with the same random weights. --experiments measures variants of ours on ResNet-50 instead
 // (grad mode, channels-last, folded BatchNorm, allocator and OpenMP settings). Every engine runs in a long-lived process of its
 // own (WorkerProcess.cs) and rounds are interleaved, so noise on this shared machine hits every engine alike.
 using System.Text.Json;
@@ -50,7 +50,8 @@ string loadStart = File.ReadAllText("/proc/loadavg").Trim();
 
 Phase[] phases = experiments switch
 {
-    null => [new("main", [Torch("torch"), Ours("ours"), Ort("ort")], [("ours", "torch"), ("ours", "ort")])],
+    null => [new("main", [Torch("torch"), Ours("ours"), Ort("ort"), OursOnnx("ours-onnx")],
+                 [("ours", "torch"), ("ours", "ort"), ("ours-onnx", "torch"), ("ours-onnx", "ort")])],
     "variants" => [VariantsPhase()],
     "environment" => [EnvironmentPhase()],
     _ => [VariantsPhase(), EnvironmentPhase()],
@@ -264,6 +265,7 @@ Phase EnvironmentPhase()
 
 static EngineSpec Ours(string name, params (string Key, JsonNode Value)[] variant) => Spec(name, "ours", variant);
 static EngineSpec Ort(string name) => Spec(name, "ort", []);
+static EngineSpec OursOnnx(string name) => Spec(name, "ours-onnx", []);
 static EngineSpec Torch(string name, params (string Key, JsonNode Value)[] variant) => Spec(name, "torch", variant);
 
 static EngineSpec Spec(string name, string kind, (string Key, JsonNode Value)[] variant)

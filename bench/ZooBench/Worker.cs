@@ -66,7 +66,8 @@ static class Worker
         {
             "ours" => new OursEngine(model, (string)r["weights"]!, input, shape, variant),
             "ort" => new OrtEngine((string)r["onnx"]!, input, shape),
-            var other => throw new ArgumentException($"this worker runs 'ours' or 'ort', not '{other}'"),
+            "ours-onnx" => OursOnnxEngine.Create(model, (string)r["weights"]!, input, shape),
+            var other => throw new ArgumentException($"this worker runs 'ours', 'ours-onnx' or 'ort', not '{other}'"),
         };
     }
 
