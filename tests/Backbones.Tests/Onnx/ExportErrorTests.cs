@@ -78,7 +78,7 @@ public sealed class ExportErrorTests
         using var model = ModelZoo.Create("resnet18");
         string path = Path.Combine(TempFolder.Create("onnx"), "m.onnx");
         var unknown = Assert.Throws<ArgumentException>(() => OnnxExporter.Export(model, path, new OnnxExportOptions { Layers = ["layer9"] }));
-        Assert.StartsWith("'layer9' is not a module of resnet18; top-level modules: conv1, bn1, maxpool, layer1", unknown.Message);
+        Assert.StartsWith("'layer9' is not a module of resnet18; top-level modules: conv1, bn1, relu, maxpool, layer1", unknown.Message);
         var notRun = Assert.Throws<ArgumentException>(() => OnnxExporter.Export(model, path, new OnnxExportOptions { Output = ModelOutput.Features, Layers = ["fc"] }));
         Assert.StartsWith("module 'fc' is not run by the exported forward (it stops at Features)", notRun.Message);
         var opset = Assert.Throws<ArgumentOutOfRangeException>(() => OnnxExporter.Export(model, path, new OnnxExportOptions { Opset = 13 }));
