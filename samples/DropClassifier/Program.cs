@@ -7,10 +7,8 @@
 // has one, else `fc.*`. Old DenseNet key spellings (norm.1) are renamed, so plain load_state_dict accepts the result.
 using Backbones.Models;
 using Backbones.Serialization;
-using Backbones.Transfer;
-using Backbones.Weights;
 
-string checkpoint = args.Length > 0 ? args[0] : DenseNetCheckpoint();
+string checkpoint = SampleCheckpoint.For("densenet121", args);
 string output = args.Length > 1 ? args[1] : Path.Combine(Path.GetTempPath(), "backbones-samples", "densenet121_headless.pth");
 
 using var state = StateDict.Load(checkpoint);
@@ -27,17 +25,3 @@ Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(output))!);
 state.Save(output);
 Console.WriteLine($"wrote {output}: {state.Count} tensors, {state.CountParameters():N0} parameters");
 return 0;
-
-static string DenseNetCheckpoint()
-{
-    var official = WeightsCatalogue.Find("densenet121", "DEFAULT")!;
-    if (WeightsCache.Contains(official)) return WeightsCache.PathOf(official);
-    string path = Path.Combine(Path.GetTempPath(), "backbones-samples", "densenet121_fresh.pth");
-    Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-    using var model = ModelZoo.Create("densenet121");
-    using var fresh = new StateDict();
-    foreach (var (key, value) in model.OrderedStateDict()) fresh.Add(key, value.detach().clone());
-    fresh.Save(path);
-    Console.WriteLine($"{official.FileName} is not in {WeightsCache.Folder}; using fresh DenseNet-121 weights ({path})");
-    return path;
-}

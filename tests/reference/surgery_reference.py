@@ -21,6 +21,8 @@ from collections import OrderedDict
 import torch
 import torchvision
 
+from model_parity import randomise_batchnorm
+
 
 def adapt_input_conv(in_chans, conv_weight):
     """timm.models._manipulate.adapt_input_conv (timm 1.0), transcribed (timm is not packaged for Debian); its
@@ -42,16 +44,6 @@ def adapt_input_conv(in_chans, conv_weight):
         conv_weight = conv_weight.repeat(1, repeat, 1, 1)[:, :in_chans, :, :]
         conv_weight *= (3 / float(in_chans))
     return conv_weight.to(conv_type)
-
-
-def randomise_batchnorm(model):
-    for m in model.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            with torch.no_grad():
-                m.weight.uniform_(0.5, 1.5)
-                m.bias.normal_(0, 0.1)
-                m.running_mean.normal_(0, 0.1)
-                m.running_var.uniform_(0.5, 1.5)
 
 
 def run(model, x):

@@ -16,15 +16,7 @@ import os
 import torch
 import torchvision
 
-
-def randomise_batchnorm(model):
-    for m in model.modules():
-        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
-            with torch.no_grad():
-                m.weight.uniform_(0.5, 1.5)
-                m.bias.normal_(0, 0.1)
-                m.running_mean.normal_(0, 0.1)
-                m.running_var.uniform_(0.5, 1.5)
+from model_parity import randomise_batchnorm
 
 
 def main():
