@@ -27,6 +27,7 @@ public static class BackbonesCli
             DownloadCommand.Create(),
             ForwardCommand.Create(),
             LoadCommand.Create(),
+            ClassifyCommand.Create(),
         };
         root.Options.Add(Debug);
         var parsed = root.Parse(args);
@@ -49,6 +50,7 @@ public static class BackbonesCli
         LibtorchUnavailableException l => (NoLibtorch, "error: " + l.Message),
         Weights.WeightsDownloadException d => (Failure, "error: " + d.Message),
         CliUsageException u => (BadInput, "error: " + u.Message),
+        Vision.ImageDecodeException i => (BadInput, "error: " + i.Message),
         IOException or UnauthorizedAccessException => (Failure, "error: " + e.Message),
         InvalidOperationException or NotSupportedException or ArgumentException => (Failure, "error: " + e.Message),
         _ => (Failure, $"error: {e.GetType().Name}: {e.Message} (run with --debug for the stack trace)"),

@@ -8,10 +8,11 @@ namespace Backbones.Vision;
 /// </summary>
 public sealed class ImageBatch : IDisposable
 {
-    internal ImageBatch(int start, Tensor images, IReadOnlyList<ImageFile> files, IReadOnlyList<ImageFailure> failures)
+    internal ImageBatch(int start, Tensor images, IReadOnlyList<int> indices, IReadOnlyList<ImageFile> files, IReadOnlyList<ImageFailure> failures)
     {
         Start = start;
         Images = images;
+        Indices = indices;
         Files = files;
         Failures = failures;
     }
@@ -22,6 +23,9 @@ public sealed class ImageBatch : IDisposable
     /// <summary>The model input: one row per readable file (N may be 0 when none was).</summary>
     public Tensor Images { get; }
 
+    /// <summary>Position in the input list of each of <see cref="Images"/>' rows.</summary>
+    public IReadOnlyList<int> Indices { get; }
+
     /// <summary>The files of <see cref="Images"/>' rows, in input order.</summary>
     public IReadOnlyList<ImageFile> Files { get; }
 
@@ -31,8 +35,8 @@ public sealed class ImageBatch : IDisposable
     public void Dispose() => Images.Dispose();
 }
 
-/// <summary>A file that could not be read or preprocessed, and why.</summary>
-public sealed record ImageFailure(ImageFile File, string Problem)
+/// <summary>A file that could not be read or preprocessed, its position in the input list, and why.</summary>
+public sealed record ImageFailure(int Index, ImageFile File, string Problem)
 {
     public override string ToString() => $"{File.Name}: {Problem}";
 }

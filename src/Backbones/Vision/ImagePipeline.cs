@@ -125,11 +125,11 @@ public static class ImagePipeline
             }
             catch (ImageDecodeException e)
             {
-                _failures[i] = new ImageFailure(_files[i], e.Problem);
+                _failures[i] = new ImageFailure(i, _files[i], e.Problem);
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
-                _failures[i] = new ImageFailure(_files[i], $"{e.GetType().Name}: {e.Message}");
+                _failures[i] = new ImageFailure(i, _files[i], $"{e.GetType().Name}: {e.Message}");
             }
         }
 
@@ -148,7 +148,7 @@ public static class ImagePipeline
                     _tensors[i]!.Dispose();
                     _tensors[i] = null;
                 }
-                _batches[batch].TrySetResult(new ImageBatch(start, images, kept.Select(i => _files[i]).ToList(),
+                _batches[batch].TrySetResult(new ImageBatch(start, images, kept, kept.Select(i => _files[i]).ToList(),
                     Enumerable.Range(start, end - start).Where(i => _failures[i] is not null).Select(i => _failures[i]!).ToList()));
             }
             catch (Exception e)
