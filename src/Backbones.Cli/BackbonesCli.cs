@@ -28,6 +28,7 @@ public static class BackbonesCli
             ForwardCommand.Create(),
             LoadCommand.Create(),
             ClassifyCommand.Create(),
+            EmbedCommand.Create(),
         };
         root.Options.Add(Debug);
         var parsed = root.Parse(args);
