@@ -29,6 +29,7 @@ public static class BackbonesCli
             LoadCommand.Create(),
             ClassifyCommand.Create(),
             EmbedCommand.Create(),
+            CamCommand.Create(),
         };
         root.Options.Add(Debug);
         var parsed = root.Parse(args);

@@ -26,6 +26,9 @@ public static class ImageDecoder
         return true;
     });
 
+    /// <summary>Configures libvips once (one thread a call, no operation cache, warnings silenced).</summary>
+    internal static void EnsureSetUp() => _ = Setup.Value;
+
     public static DecodedImage Decode(string path)
     {
         byte[] bytes;
@@ -60,7 +63,7 @@ public static class ImageDecoder
 
     static DecodedImage DecodeWithVips(byte[] bytes, string source, string format)
     {
-        _ = Setup.Value;
+        EnsureSetUp();
         try
         {
             using var loaded = Image.NewFromBuffer(bytes, access: Enums.Access.Sequential, failOn: Enums.FailOn.Truncated);
