@@ -29,6 +29,7 @@ internal static class ClassifyCommand
             var error = parsed.InvocationConfiguration.Error;
             if (parsed.GetValue(topK) < 1) throw new CliUsageException("--topk must be at least 1");
             if (parsed.GetValue(batch) < 1) throw new CliUsageException("--batch must be at least 1");
+            Runtime.NativeHeap.KeepFreedMemory(); // batch after batch of large activations: reuse mapped pages
             using var model = common.CreateModel(parsed, error);
             var names = ClassLabels.For(parsed.GetValue(common.Model)!, parsed.GetValue(common.Weights), model.NumClasses, parsed.GetValue(labels));
             var classifier = new ImageClassifier(model, common.Preprocessing(parsed), names);

@@ -33,6 +33,8 @@ public class ImagePipelineTests
                     using var expected = Small.Apply(ImageDecoder.Decode(batch.Files[row].Path).ToTensor());
                     Assert.True(batch.Images[row].sub(expected).abs().max().item<float>() == 0, $"row {row} of the batch at {batch.Start} is not {batch.Files[row].Name}");
                 }
+                Assert.Equal(batch.Files, batch.Indices.Select(i => files[i]));
+                Assert.All(batch.Failures, f => Assert.Same(files[f.Index], f.File));
                 seenFiles.AddRange(batch.Files);
                 seenFailures.AddRange(batch.Failures);
             }
