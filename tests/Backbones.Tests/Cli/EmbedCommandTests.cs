@@ -65,8 +65,8 @@ public sealed class EmbedCommandTests
         int partsAtKill;
         using (var first = Process.Start(start)!)
         {
-            _ = first.StandardError.ReadToEndAsync();
-            _ = first.StandardOutput.ReadToEndAsync();
+            _ = first.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken);
+            _ = first.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken);
             var clock = Stopwatch.StartNew();
             while (Parts(output) < 2 && !first.HasExited && clock.Elapsed < TimeSpan.FromMinutes(3)) Thread.Sleep(10);
             Assert.False(first.HasExited, "the first run ended before it could be interrupted");

@@ -56,12 +56,10 @@ public class ImageEmbedderTests
     {
         var paths = ImageFile.Of(Names.Take(2).Select(ReferenceImages.Path));
         using var scope = NewDisposeScope();
-        using var batch = ImagePipeline.Batches(paths, Small).Single();
-        // The same seed gives the same fresh weights.
-        random.manual_seed(1);
-        using var byTrunk = ImageEmbedder.Create(ModelZoo.Create("resnet18"), Small);
-        random.manual_seed(1);
-        using var byAvgpool = ImageEmbedder.Create(ModelZoo.Create("resnet18"), Small, "avgpool");
+        using var batch = ImagePipeline.Batches(paths, Small, cancellation: TestContext.Current.CancellationToken).Single();
+        string weights = FreshWeights(TempFolder.Create("layer"));
+        using var byTrunk = ImageEmbedder.Create(ModelZoo.Create("resnet18", new ModelOptions { Weights = weights }), Small);
+        using var byAvgpool = ImageEmbedder.Create(ModelZoo.Create("resnet18", new ModelOptions { Weights = weights }), Small, "avgpool");
         using var byLayer3 = ImageEmbedder.Create(ModelZoo.Create("resnet18"), Small, "layer3");
         var trunk = byTrunk.Embed(batch.Images);
         Assert.Equal([2L, 512], trunk.shape);
@@ -78,14 +76,7 @@ public class ImageEmbedderTests
             .Select(i => i is 4 or 11 ? ReferenceImages.Path("truncated.jpg") : ReferenceImages.Path(Names[i % Names.Length]))
             .Select((p, i) => new ImageFile(p, $"{i:D2}/{Path.GetFileName(p)}")).ToList();
         var tiny = new ImagePreprocessing { ResizeSize = 40, CropSize = 32 };
-        string weights = Path.Combine(folder, "weights.safetensors");
-        random.manual_seed(3);
-        using (var source = ModelZoo.Create("resnet18"))
-        {
-            var state = new PyDict { Ordered = true };
-            foreach (var (key, value) in source.OrderedStateDict()) state[key] = value;
-            Checkpoint.Save(weights, state);
-        }
+        string weights = FreshWeights(folder);
         using var embedder = ImageEmbedder.Create(ModelZoo.Create("resnet18", new ModelOptions { Weights = weights }), tiny);
         var pipeline = new ImagePipelineOptions { BatchSize = 3, Workers = 2 };
 
@@ -130,6 +121,17 @@ public class ImageEmbedderTests
         using var second = ImageEmbedder.Create(ModelZoo.Create("resnet18"), new ImagePreprocessing { ResizeSize = 48, CropSize = 32 });
         var e = Assert.Throws<InvalidOperationException>(() => second.Run(files, output));
         Assert.Contains("out.csv.parts holds vectors of an interrupted run with other settings", e.Message);
+    }
+
+    /// <summary>A fresh ResNet-18's weights in a file, so several models can share them (the global seed is shared by tests running in parallel).</summary>
+    static string FreshWeights(string folder)
+    {
+        string weights = Path.Combine(folder, "weights.safetensors");
+        using var source = ModelZoo.Create("resnet18");
+        var state = new PyDict { Ordered = true };
+        foreach (var (key, value) in source.OrderedStateDict()) state[key] = value;
+        Checkpoint.Save(weights, state);
+        return weights;
     }
 
     static float[] MemoryMarshalFloats(byte[] npy)

@@ -22,7 +22,7 @@ public class ImagePipelineTests
         var seenFiles = new List<ImageFile>();
         var seenFailures = new List<ImageFailure>();
         var starts = new List<int>();
-        foreach (var batch in ImagePipeline.Batches(files, Small, new ImagePipelineOptions { BatchSize = 6, Workers = 3, Prefetch = 1 }))
+        foreach (var batch in ImagePipeline.Batches(files, Small, new ImagePipelineOptions { BatchSize = 6, Workers = 3, Prefetch = 1 }, TestContext.Current.CancellationToken))
         {
             using (batch)
             {
@@ -52,7 +52,7 @@ public class ImagePipelineTests
     public void BatchOfOnlyUnreadableFilesIsEmptyNotFatal()
     {
         var files = ImageFile.Of([ReferenceImages.Path("text.jpg"), ReferenceImages.Path("empty.png"), ReferenceImages.Path("rgb.png")]);
-        var batches = ImagePipeline.Batches(files, Small, new ImagePipelineOptions { BatchSize = 2, Workers = 2 }).ToList();
+        var batches = ImagePipeline.Batches(files, Small, new ImagePipelineOptions { BatchSize = 2, Workers = 2 }, TestContext.Current.CancellationToken).ToList();
         Assert.Equal([0L, 3, 16, 16], batches[0].Images.shape);
         Assert.Equal(2, batches[0].Failures.Count);
         Assert.Equal([files[2]], batches[1].Files);
@@ -64,7 +64,7 @@ public class ImagePipelineTests
     {
         var files = ImageFile.Of(Enumerable.Repeat(ReferenceImages.Path("baseline.jpg"), 200));
         int taken = 0;
-        foreach (var batch in ImagePipeline.Batches(files, Small, new ImagePipelineOptions { BatchSize = 4, Workers = 2, Prefetch = 1 }))
+        foreach (var batch in ImagePipeline.Batches(files, Small, new ImagePipelineOptions { BatchSize = 4, Workers = 2, Prefetch = 1 }, TestContext.Current.CancellationToken))
         {
             batch.Dispose();
             if (++taken == 2) break;
