@@ -55,7 +55,8 @@ public sealed class ImageEmbedder : IDisposable
         Layer = layer;
         if (layer is null) _trunk = BackboneTrunk.Create(model, pooled: true);
         else _extractor = FeatureExtractor.Create(model, [layer]);
-        _description = $"{model.Architecture} ({model.LoadedWeights?.File ?? "random weights"}), {layer ?? "pooled trunk"}";
+        // Fresh weights differ from run to run, so their vectors must never be mixed with another run's.
+        _description = $"{model.Architecture} ({model.LoadedWeights?.File ?? $"random weights {Guid.NewGuid():N}"}), {layer ?? "pooled trunk"}";
     }
 
     /// <summary>An embedder of <paramref name="model"/>'s pooled trunk, or of module <paramref name="layer"/>; it owns the model.</summary>

@@ -1,5 +1,9 @@
 using System.Diagnostics;
+using Backbones.Models;
+using Backbones.Serialization;
+using Backbones.Serialization.Pickle;
 using Backbones.Tests.Support;
+using Backbones.Transfer;
 using Backbones.Tests.Vision;
 
 namespace Backbones.Tests.Cli;
@@ -58,18 +62,26 @@ public sealed class EmbedCommandTests
     public void RunKilledMidwayResumesWhereItStopped()
     {
         string folder = Folder(120);
-        string output = Path.Combine(TempFolder.Create("embed-kill"), "vectors.npy");
-        string[] args = [Cli, "embed", "resnet50", folder, "-o", output, "--batch", "2", "--workers", "1", "--resize", "96", "--crop", "96"];
+        string work = TempFolder.Create("embed-kill");
+        string weights = Path.Combine(work, "resnet50.safetensors");
+        using (var model = ModelZoo.Create("resnet50"))
+        {
+            var state = new PyDict { Ordered = true };
+            foreach (var (key, value) in model.OrderedStateDict()) state[key] = value;
+            Checkpoint.Save(weights, state);
+        }
+        string output = Path.Combine(work, "vectors.npy");
+        string[] args = [Cli, "embed", "resnet50", "--weights", weights, folder, "-o", output, "--batch", "2", "--workers", "1", "--resize", "96", "--crop", "96"];
         var start = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true };
         foreach (var a in args) start.ArgumentList.Add(a);
         int partsAtKill;
         using (var first = Process.Start(start)!)
         {
-            _ = first.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken);
+            var firstError = first.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken);
             _ = first.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken);
             var clock = Stopwatch.StartNew();
             while (Parts(output) < 2 && !first.HasExited && clock.Elapsed < TimeSpan.FromMinutes(3)) Thread.Sleep(10);
-            Assert.False(first.HasExited, "the first run ended before it could be interrupted");
+            Assert.False(first.HasExited, "the first run ended before it could be interrupted: " + (first.HasExited ? firstError.Result : ""));
             first.Kill();
             first.WaitForExit();
             partsAtKill = Parts(output);

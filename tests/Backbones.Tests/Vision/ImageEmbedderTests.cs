@@ -109,6 +109,21 @@ public class ImageEmbedderTests
     }
 
     [Fact]
+    public void RunWithFreshWeightsIsNeverResumedByAnother()
+    {
+        string output = Path.Combine(TempFolder.Create("resume-fresh"), "out.npy");
+        var files = Enumerable.Range(0, 3).Select(i => new ImageFile(ReferenceImages.Path("rgb.png"), $"copy{i}.png")).ToList();
+        using var stop = new CancellationTokenSource();
+        var tiny = new ImagePreprocessing { ResizeSize = 40, CropSize = 32 };
+        using (var first = ImageEmbedder.Create(ModelZoo.Create("resnet18"), tiny))
+            Assert.ThrowsAny<OperationCanceledException>(() => first.Run(files, output,
+                new EmbedOptions { Pipeline = new() { BatchSize = 1 }, Cancellation = stop.Token, Progress = new Stopper(stop.Cancel) }));
+        using var second = ImageEmbedder.Create(ModelZoo.Create("resnet18"), tiny);
+        var e = Assert.Throws<InvalidOperationException>(() => second.Run(files, output));
+        Assert.Contains("other settings", e.Message);
+    }
+
+    [Fact]
     public void RefusesToResumeWithOtherSettings()
     {
         string folder = TempFolder.Create("resume-settings");
