@@ -29,6 +29,9 @@ public static class BackbonesCli
             LoadCommand.Create(),
             InitCheckCommand.Create(),
             ExportCommand.Create(),
+            ClassifyCommand.Create(),
+            EmbedCommand.Create(),
+            CamCommand.Create(),
         };
         root.Options.Add(Debug);
         var parsed = root.Parse(args);
@@ -52,6 +55,7 @@ public static class BackbonesCli
         Weights.WeightsDownloadException d => (Failure, "error: " + d.Message),
         CliUsageException u => (BadInput, "error: " + u.Message),
         Onnx.OnnxExportException o => (Failure, "error: " + o.Message),
+        Vision.ImageDecodeException i => (BadInput, "error: " + i.Message),
         IOException or UnauthorizedAccessException => (Failure, "error: " + e.Message),
         InvalidOperationException or NotSupportedException or ArgumentException => (Failure, "error: " + e.Message),
         _ => (Failure, $"error: {e.GetType().Name}: {e.Message} (run with --debug for the stack trace)"),

@@ -98,15 +98,16 @@ public sealed class Checkpoint : IDisposable
             using var tar = new FileStream(handle, FileAccess.Read, 1 << 16);
             return (CheckpointFormat.PthLegacyTar, PthTarReader.Read(tar, path, limits), none);
         }
-        if (head.Length >= 2 && head[0] == 0x80)
-        {
-            using var legacy = new FileStream(handle, FileAccess.Read, 1 << 16);
-            return (CheckpointFormat.PthLegacy, PthLegacyReader.Read(legacy, path, limits), none);
-        }
+        // Before the legacy check: a safetensors header length whose low byte is 0x80 starts the file like a pickle.
         if (SafeTensorsReader.LooksLikeSafeTensors(head, length))
         {
             var (tensors, metadata) = SafeTensorsReader.Read(handle, path);
             return (CheckpointFormat.SafeTensors, tensors, metadata);
+        }
+        if (head.Length >= 2 && head[0] == 0x80)
+        {
+            using var legacy = new FileStream(handle, FileAccess.Read, 1 << 16);
+            return (CheckpointFormat.PthLegacy, PthLegacyReader.Read(legacy, path, limits), none);
         }
         throw new CheckpointFormatException(path, null, length == 0
             ? "the file is empty"
