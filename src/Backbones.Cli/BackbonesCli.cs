@@ -32,6 +32,8 @@ public static class BackbonesCli
             ClassifyCommand.Create(),
             EmbedCommand.Create(),
             CamCommand.Create(),
+            SummaryCommand.Create(),
+            DiffCommand.Create(),
         };
         root.Options.Add(Debug);
         var parsed = root.Parse(args);

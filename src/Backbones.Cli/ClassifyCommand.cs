@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Text.Json;
+using Backbones.Onnx;
 using Backbones.Vision;
 
 namespace Backbones.Cli;
@@ -19,8 +20,10 @@ internal static class ClassifyCommand
         var json = new Option<bool>("--json") { Description = "Print one JSON document" };
         var labels = new Option<string?>("--labels") { Description = "Class names, one a line, for a model not trained on ImageNet" };
         var batch = new Option<int>("--batch") { Description = "Images per forward", DefaultValueFactory = _ => 32 };
+        var engine = new EngineOptions();
         var command = new Command("classify", "Top-k classes of images, with probabilities");
         common.AddTo(command);
+        engine.AddTo(command);
         command.Arguments.Add(images);
         foreach (var o in new Option[] { topK, json, labels, batch }) command.Options.Add(o);
         command.SetAction(parsed =>
@@ -32,7 +35,8 @@ internal static class ClassifyCommand
             Runtime.NativeHeap.KeepFreedMemory(); // batch after batch of large activations: reuse mapped pages
             using var model = common.CreateModel(parsed, error);
             var names = ClassLabels.For(parsed.GetValue(common.Model)!, parsed.GetValue(common.Weights), model.NumClasses, parsed.GetValue(labels));
-            var classifier = new ImageClassifier(model, common.Preprocessing(parsed), names);
+            using var runner = InferenceEngine.Create(model, engine.Read(parsed));
+            var classifier = new ImageClassifier(runner, common.Preprocessing(parsed), names);
             var results = classifier.Classify(ImageFile.Of(parsed.GetValue(images)!), parsed.GetValue(topK),
                 new ImagePipelineOptions { BatchSize = parsed.GetValue(batch) });
 

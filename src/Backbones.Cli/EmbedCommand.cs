@@ -18,11 +18,12 @@ internal static class EmbedCommand
         var layer = new Option<string?>("--layer") { Description = "Module whose output to take, average-pooled (avgpool, layer3); default: the pooled feature map before the head" };
         var batch = new Option<int>("--batch") { Description = "Images per forward", DefaultValueFactory = _ => 32 };
         var workers = new Option<int>("--workers") { Description = "Threads decoding images", DefaultValueFactory = _ => Environment.ProcessorCount };
-        var threads = new Option<int?>("--threads") { Description = "Threads running the model (torch.set_num_threads; default libtorch's, one per core)" };
+        var engine = new EngineOptions();
         var command = new Command("embed", "Write one feature vector per image");
         common.AddTo(command);
         command.Arguments.Add(source);
-        foreach (var o in new Option[] { output, layer, batch, workers, threads }) command.Options.Add(o);
+        foreach (var o in new Option[] { output, layer, batch, workers }) command.Options.Add(o);
+        engine.AddTo(command);
         command.SetAction(parsed =>
         {
             var error = parsed.InvocationConfiguration.Error;
@@ -37,18 +38,13 @@ internal static class EmbedCommand
             }
             if (parsed.GetValue(batch) < 1) throw new CliUsageException("--batch must be at least 1");
             if (parsed.GetValue(workers) < 1) throw new CliUsageException("--workers must be at least 1");
-            if (parsed.GetValue(threads) is { } n)
-            {
-                if (n < 1) throw new CliUsageException("--threads must be at least 1");
-                Runtime.Libtorch.EnsureLoaded();
-                TorchSharp.torch.set_num_threads(n);
-            }
+            var inference = engine.Read(parsed);
             string from = parsed.GetValue(source)!;
             if (!Directory.Exists(from) && !File.Exists(from)) throw new CliUsageException($"{from}: no such folder or list file");
             var files = ImageFile.List(from);
             Runtime.NativeHeap.KeepFreedMemory(); // batch after batch of large activations: reuse mapped pages (5x faster)
 
-            using var embedder = ImageEmbedder.Create(common.CreateModel(parsed, error), common.Preprocessing(parsed), parsed.GetValue(layer));
+            using var embedder = ImageEmbedder.Create(common.CreateModel(parsed, error), common.Preprocessing(parsed), parsed.GetValue(layer), inference);
             var bar = new ProgressBar(error);
             var report = embedder.Run(files, target, new EmbedOptions
             {

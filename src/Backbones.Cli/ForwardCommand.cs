@@ -22,27 +22,13 @@ internal static class ForwardCommand
         var layers = new Option<string?>("--layers") { Description = "Comma-separated module paths whose outputs to save too (layer3,features.denseblock2)" };
         var output = new Option<string>("--output", "-o") { Description = "File to write (.pth or .safetensors)", Required = true };
         var classes = new Option<long?>("--num-classes") { Description = "Classifier outputs (default: the weights file's, else 1000)" };
-        var engine = new Option<string>("--engine") { Description = "torch (libtorch eager) or onnx (ONNX Runtime on the model's cached export)", DefaultValueFactory = _ => "torch" };
-        engine.AcceptOnlyFromAmong("torch", "onnx");
-        var threads = new Option<int?>("--threads") { Description = "ONNX Runtime's intra-op threads (default: one per core)" };
-        var optimization = new Option<string>("--optimization") { Description = "ONNX Runtime's graph optimisation: disabled, basic, extended or all", DefaultValueFactory = _ => "all" };
-        optimization.AcceptOnlyFromAmong("disabled", "basic", "extended", "all");
-        var cache = new Option<string?>("--onnx-cache") { Description = "Folder of exported models (default: ~/.cache/backbones/onnx)" };
-        var command = new Command("forward", "Run a model on a saved input and save its outputs")
-        {
-            model, weights, input, layers, output, classes, engine, threads, optimization, cache,
-        };
+        var engine = new EngineOptions();
+        var command = new Command("forward", "Run a model on a saved input and save its outputs") { model, weights, input, layers, output, classes };
+        engine.AddTo(command);
         command.SetAction(parsed =>
         {
             using var net = ExportCommand.CreateModel(parsed.GetValue(model)!, parsed.GetValue(weights), parsed.GetValue(classes));
-            var options = new InferenceOptions
-            {
-                Engine = parsed.GetValue(engine) == "onnx" ? InferenceEngineKind.Onnx : InferenceEngineKind.Torch,
-                Layers = ExportCommand.SplitList(parsed.GetValue(layers)),
-                Threads = parsed.GetValue(threads),
-                Optimization = Enum.Parse<OnnxOptimization>(parsed.GetValue(optimization)!, ignoreCase: true),
-                CacheDirectory = parsed.GetValue(cache),
-            };
+            var options = engine.Read(parsed, ExportCommand.SplitList(parsed.GetValue(layers)));
             using var checkpoint = Checkpoint.Load(parsed.GetValue(input)!);
             var x = checkpoint.Leaves().FirstOrDefault(l => l.Key == "input" && l.Value is Tensor).Value as Tensor
                 ?? checkpoint.Leaves().Select(l => l.Value).OfType<Tensor>().FirstOrDefault()

@@ -60,7 +60,7 @@ public sealed class ConvNeXt : Backbone
         double sdProb = options.DropPathRate ?? stochasticDepthProb;
         var layers = new List<Module<Tensor, Tensor>>
         {
-            Sequential(Conv2d(options.InChannels, stages[0].InputChannels, 4, stride: 4, padding: 0L, bias: true), Norm(stages[0].InputChannels)),
+            new Conv2dNormActivation(options.InChannels, stages[0].InputChannels, 4, 4, 1, Norm, null, padding: 0, bias: true),
         };
         int totalBlocks = stages.Sum(s => s.NumLayers), blockId = 0;
         long reduction = 4;
@@ -106,6 +106,7 @@ public sealed class ConvNeXt : Backbone
     public override Tensor ForwardHead(Tensor features, bool preLogits = false)
     {
         using var scope = NewDisposeScope();
+        if (head_drop is null && !preLogits) return classifier.call(avgpool.call(features)).MoveToOuterDisposeScope();
         var x = classifier[1].call(classifier[0].call(avgpool.call(features)));
         if (head_drop is not null) x = head_drop.call(x);
         return (preLogits ? x : classifier[2].call(x)).MoveToOuterDisposeScope();

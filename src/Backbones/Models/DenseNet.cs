@@ -81,7 +81,7 @@ public sealed partial class DenseNet : Backbone
     }
 
     /// <summary>BN-ReLU-1×1 conv halving the channels, 2×2 average pooling (torchvision's <c>_Transition</c>, a Sequential).</summary>
-    static Sequential Transition(long inputFeatures, long outputFeatures) => Sequential(
+    public sealed class Transition(long inputFeatures, long outputFeatures) : Sequential(
         ("norm", BatchNorm2d(inputFeatures)),
         ("relu", ReLU(inplace: true)),
         ("conv", Conv2d(inputFeatures, outputFeatures, 1, bias: false)),
@@ -113,7 +113,7 @@ public sealed partial class DenseNet : Backbone
             info.Add(new($"features.denseblock{i + 1}", numFeatures, reduction));
             if (i != blockConfig.Length - 1)
             {
-                modules.Add(($"transition{i + 1}", Transition(numFeatures, numFeatures / 2)));
+                modules.Add(($"transition{i + 1}", new Transition(numFeatures, numFeatures / 2)));
                 numFeatures /= 2;
                 reduction *= 2;
             }

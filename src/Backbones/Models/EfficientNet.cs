@@ -27,7 +27,7 @@ public sealed class EfficientNet : Backbone
             var layers = new List<Module<Tensor, Tensor>>();
             if (expanded != inputChannels) layers.Add(ConvNormActivation(inputChannels, expanded, 1, 1, 1, norm, activation: true));
             layers.Add(ConvNormActivation(expanded, expanded, cnf.Kernel, stride, expanded, norm, activation: true));
-            layers.Add(new SqueezeExcitation(expanded, Math.Max(1, inputChannels / 4), () => SiLU(), () => Sigmoid()));
+            layers.Add(new SqueezeExcitation(expanded, Math.Max(1, inputChannels / 4), () => SiLU(inplace: true), () => Sigmoid()));
             layers.Add(ConvNormActivation(expanded, cnf.OutChannels, 1, 1, 1, norm, activation: false));
             block = Sequential(layers);
             stochastic_depth = new StochasticDepth(stochasticDepthProb, StochasticDepth.Mode.Row);
@@ -120,10 +120,10 @@ public sealed class EfficientNet : Backbone
 
     /// <summary>Conv, this variant's BatchNorm, and SiLU unless it is a linear projection.</summary>
     static Conv2dNormActivation ConvNormActivation(long inChannels, long outChannels, long kernel, long stride, long groups, Norm norm, bool activation) =>
-        new(inChannels, outChannels, kernel, stride, groups, c => BatchNorm2d(c, eps: norm.Eps, momentum: norm.Momentum), activation ? () => SiLU() : null);
+        new(inChannels, outChannels, kernel, stride, groups, c => BatchNorm2d(c, eps: norm.Eps, momentum: norm.Momentum), activation ? () => SiLU(inplace: true) : null);
 
     // Initialised with the whole model in the constructor (drawing in torchvision's order), on its own when reset.
-    static Sequential Classifier(double dropRate, long inFeatures, long numClasses) => Sequential(Dropout(dropRate), Linear(inFeatures, numClasses));
+    static Sequential Classifier(double dropRate, long inFeatures, long numClasses) => Sequential(Dropout(dropRate, inplace: true), Linear(inFeatures, numClasses));
 
     static long AdjustChannels(long channels, double widthMult) => MakeDivisible.Of(channels * widthMult);
 
@@ -133,8 +133,7 @@ public sealed class EfficientNet : Backbone
     {
         using var scope = NewDisposeScope();
         var x = avgpool.call(features).flatten(1);
-        x = classifier[0].call(x);
-        return (preLogits ? x : classifier[1].call(x)).MoveToOuterDisposeScope();
+        return (preLogits ? classifier[0].call(x) : classifier.call(x)).MoveToOuterDisposeScope();
     }
 
     public override long NumFeatures => _numFeatures;

@@ -105,8 +105,9 @@ public sealed class MobileNetV2 : Backbone
     {
         using var scope = NewDisposeScope();
         var x = pooled;
-        int end = preLogits ? classifier.Count - 1 : classifier.Count;
-        for (int i = 0; i < end; i++) x = classifier[i].call(x);
+        // Logits through the Sequential itself, so hooks on the classifier fire as in torchvision.
+        if (!preLogits) return classifier.call(x).MoveToOuterDisposeScope();
+        for (int i = 0; i < classifier.Count - 1; i++) x = classifier[i].call(x);
         return x.MoveToOuterDisposeScope();
     }
 

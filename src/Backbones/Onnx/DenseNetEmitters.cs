@@ -12,6 +12,7 @@ internal static class DenseNetEmitters
     {
         r.Module<DenseNet.DenseLayer>(DenseLayer);
         r.Module<DenseNet.DenseBlock>(DenseBlock);
+        r.Module<DenseNet.Transition>(LayerEmitters.Sequential);
         r.Backbone<DenseNet>((c, net, path, x) => c.EmitChild(net, path, "features", x), Head);
     }
 

@@ -1,4 +1,5 @@
 using TorchSharp;
+using Backbones.Onnx;
 using static TorchSharp.torch;
 
 namespace Backbones.Vision;
@@ -20,8 +21,25 @@ public sealed record ClassifiedImage(ImageFile File, IReadOnlyList<Prediction> T
 /// in eval mode without autograd on the caller's thread, softmax, the top classes by name. Unreadable files come out in
 /// their place with their problem.
 /// </summary>
-public sealed class ImageClassifier(nn.Module<Tensor, Tensor> model, ImagePreprocessing preprocessing, IReadOnlyList<string> labels)
+public sealed class ImageClassifier(Func<Tensor, Tensor> logitsOf, ImagePreprocessing preprocessing, IReadOnlyList<string> labels)
 {
+    /// <summary>Classifies with <paramref name="model"/>'s own forward under libtorch (it is put in eval mode).</summary>
+    public ImageClassifier(nn.Module<Tensor, Tensor> model, ImagePreprocessing preprocessing, IReadOnlyList<string> labels)
+        : this(Eval(model).call, preprocessing, labels) { }
+
+    /// <summary>Classifies with an inference engine (libtorch or ONNX Runtime) giving logits.</summary>
+    public ImageClassifier(InferenceEngine engine, ImagePreprocessing preprocessing, IReadOnlyList<string> labels)
+        : this(images => { using var outputs = engine.Run(images); return outputs.Output.clone(); }, preprocessing, labels)
+    {
+        if (engine.Options.Output != ModelOutput.Logits) throw new ArgumentException($"a classifier needs logits, the engine gives {engine.Options.Output}", nameof(engine));
+    }
+
+    static nn.Module<Tensor, Tensor> Eval(nn.Module<Tensor, Tensor> model)
+    {
+        model.eval();
+        return model;
+    }
+
     public ImagePreprocessing Preprocessing => preprocessing;
 
     public IReadOnlyList<string> Labels => labels;
@@ -29,7 +47,6 @@ public sealed class ImageClassifier(nn.Module<Tensor, Tensor> model, ImagePrepro
     public IEnumerable<ClassifiedImage> Classify(IReadOnlyList<ImageFile> files, int topK = 5, ImagePipelineOptions? options = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(topK, 1);
-        model.eval();
         foreach (var batch in ImagePipeline.Batches(files, preprocessing, options))
         {
             using (batch)
@@ -39,7 +56,7 @@ public sealed class ImageClassifier(nn.Module<Tensor, Tensor> model, ImagePrepro
                 {
                     using var scope = NewDisposeScope();
                     Tensor logits;
-                    using (inference_mode()) logits = model.call(batch.Images);
+                    using (inference_mode()) logits = logitsOf(batch.Images);
                     if (logits.dim() != 2 || logits.shape[1] != labels.Count)
                         throw new InvalidOperationException($"the model gives [{string.Join(", ", logits.shape)}] logits for {labels.Count} labels");
                     for (int row = 0; row < batch.Files.Count; row++)

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using Backbones.IO;
 using Backbones.Models;
+using Backbones.Onnx;
 using Backbones.Serialization;
 using Backbones.Serialization.Pickle;
 using Backbones.Transfer;
@@ -47,24 +48,35 @@ public sealed class ImageEmbedder : IDisposable
 {
     readonly nn.Module<Tensor, Tensor>? _trunk;
     readonly FeatureExtractor? _extractor;
+    readonly InferenceEngine? _engine;
+    readonly Backbone? _engineModel;
     readonly string _description;
 
-    ImageEmbedder(Backbone model, string? layer, ImagePreprocessing preprocessing)
+    ImageEmbedder(Backbone model, string? layer, ImagePreprocessing preprocessing, InferenceOptions? engine)
     {
         Preprocessing = preprocessing;
         Layer = layer;
-        if (layer is null) _trunk = BackboneTrunk.Create(model, pooled: true);
+        if (engine is { Engine: InferenceEngineKind.Onnx })
+        {
+            // ONNX Runtime runs the exported feature map (and the layer's output as an extra graph output).
+            _engine = InferenceEngine.Create(model, engine with { Output = ModelOutput.Features, Layers = layer is null ? [] : [layer] });
+            _engineModel = model;
+        }
+        else if (layer is null) _trunk = BackboneTrunk.Create(model, pooled: true);
         else _extractor = FeatureExtractor.Create(model, [layer]);
         // Fresh weights differ from run to run, so their vectors must never be mixed with another run's.
         _description = $"{model.Architecture} ({model.LoadedWeights?.File ?? $"random weights {Guid.NewGuid():N}"}), {layer ?? "pooled trunk"}";
     }
 
-    /// <summary>An embedder of <paramref name="model"/>'s pooled trunk, or of module <paramref name="layer"/>; it owns the model.</summary>
-    public static ImageEmbedder Create(Backbone model, ImagePreprocessing preprocessing, string? layer = null)
+    /// <summary>
+    /// An embedder of <paramref name="model"/>'s pooled trunk, or of module <paramref name="layer"/>; it owns the model.
+    /// <paramref name="engine"/> chooses libtorch (the default) or ONNX Runtime, with its threads and optimisation level.
+    /// </summary>
+    public static ImageEmbedder Create(Backbone model, ImagePreprocessing preprocessing, string? layer = null, InferenceOptions? engine = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         model.eval();
-        return new ImageEmbedder(model, layer, preprocessing);
+        return new ImageEmbedder(model, layer, preprocessing, engine);
     }
 
     public ImagePreprocessing Preprocessing { get; }
@@ -77,7 +89,13 @@ public sealed class ImageEmbedder : IDisposable
     {
         using var scope = NewDisposeScope();
         using var mode = inference_mode();
-        var y = _trunk is not null ? _trunk.call(images) : _extractor!.call(images)[Layer!];
+        Tensor y;
+        if (_engine is not null)
+        {
+            using var outputs = _engine.Run(images);
+            y = (Layer is null ? outputs.Output : outputs.Layers[Layer]).clone();
+        }
+        else y = _trunk is not null ? _trunk.call(images) : _extractor!.call(images)[Layer!];
         if (y.dim() == 4) y = nn.functional.adaptive_avg_pool2d(y, 1);
         return y.flatten(1).to_type(ScalarType.Float32).MoveToOuterDisposeScope();
     }
@@ -129,6 +147,8 @@ public sealed class ImageEmbedder : IDisposable
     {
         _trunk?.Dispose();
         _extractor?.Dispose();
+        _engine?.Dispose();
+        _engineModel?.Dispose();
     }
 
     /// <summary>

@@ -1,4 +1,5 @@
 using Backbones.Models;
+using Backbones.Onnx;
 using Backbones.Vision;
 using Backbones.Weights;
 
@@ -32,6 +33,29 @@ public class ImageClassifierTests
             Assert.Equal(reference.Top[i].Select(t => t.Index), results[i].Top.Select(p => p.Index));
             Assert.Equal(reference.Top[i].Select(t => t.Probability), results[i].Top.Select(p => p.Probability), (a, b) => Math.Abs(a - b) < 1e-5);
             Assert.Equal(WeightsCatalogue.ImageNetCategories[results[i].Top[0].Index], results[i].Top[0].Label);
+        }
+    }
+
+    [Fact]
+    public void OnnxEngineGivesTheTorchEnginesLogits()
+    {
+        var paths = ImageFile.Of(new[] { "rgb.png", "baseline.jpg", "gray.png" }.Select(ReferenceImages.Path));
+        var preprocessing = new ImagePreprocessing { ResizeSize = 72, CropSize = 64 };
+        using var model = ModelZoo.Create("mobilenet_v3_small");
+        var cache = Backbones.Tests.Support.TempFolder.Create("classify-onnx");
+        List<ClassifiedImage> Run(InferenceEngineKind kind)
+        {
+            using var engine = InferenceEngine.Create(model, new InferenceOptions { Engine = kind, CacheDirectory = cache });
+            return new ImageClassifier(engine, preprocessing, WeightsCatalogue.ImageNetCategories).Classify(paths, 3).ToList();
+        }
+        var torch = Run(InferenceEngineKind.Torch);
+        var onnx = Run(InferenceEngineKind.Onnx);
+        Assert.Single(Directory.GetFiles(cache, "*.onnx", SearchOption.AllDirectories));
+        for (int i = 0; i < paths.Count; i++)
+        {
+            double relative = ClassifyReference.RelativeL2(onnx[i].Logits, torch[i].Logits);
+            Assert.True(relative <= 1e-5, $"{paths[i].Name}: relative L2 {relative:G3}");
+            Assert.Equal(torch[i].Top.Select(p => p.Index), onnx[i].Top.Select(p => p.Index));
         }
     }
 

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Backbones.Models;
+using Backbones.Onnx;
 using Backbones.Serialization;
 using Backbones.Serialization.Pickle;
 using Backbones.Tests.Support;
@@ -65,6 +66,26 @@ public class ImageEmbedderTests
         Assert.Equal([2L, 512], trunk.shape);
         Assert.True(trunk.allclose(byAvgpool.Embed(batch.Images), rtol: 0, atol: 0));
         Assert.Equal([2L, 256], byLayer3.Embed(batch.Images).shape);
+    }
+
+    [Fact]
+    public void OnnxEngineGivesTheTorchEnginesVectors()
+    {
+        var paths = ImageFile.Of(Names.Take(3).Select(ReferenceImages.Path));
+        using var scope = NewDisposeScope();
+        using var batch = ImagePipeline.Batches(paths, Small, cancellation: TestContext.Current.CancellationToken).Single();
+        string weights = FreshWeights(TempFolder.Create("engine"));
+        var onnx = new InferenceOptions { Engine = InferenceEngineKind.Onnx, CacheDirectory = TempFolder.Create("engine-cache") };
+        foreach (var layer in new string?[] { null, "layer3" })
+        {
+            using var byTorch = ImageEmbedder.Create(ModelZoo.Create("resnet18", new ModelOptions { Weights = weights }), Small, layer);
+            using var byOnnx = ImageEmbedder.Create(ModelZoo.Create("resnet18", new ModelOptions { Weights = weights }), Small, layer, onnx);
+            var expected = byTorch.Embed(batch.Images);
+            var got = byOnnx.Embed(batch.Images);
+            Assert.Equal(expected.shape, got.shape);
+            double relative = (got - expected).norm().item<float>() / expected.norm().item<float>();
+            Assert.True(relative <= 1e-5, $"{layer ?? "trunk"}: relative L2 {relative:G3}");
+        }
     }
 
     [Fact]
