@@ -1,3 +1,5 @@
+using System.Globalization;
+
 namespace Backbones.Data;
 
 /// <summary>
@@ -47,5 +49,5 @@ public sealed record DatasetSplit(IReadOnlyList<int> Train, IReadOnlyList<int> V
     }
 
     public override string ToString() =>
-        $"train {Train.Count}, validation {Validation.Count} ({ValidationFraction:P0}{(Stratified ? ", stratified by class" : "")}, seed {Seed})";
+        $"train {Train.Count}, validation {Validation.Count} ({(ValidationFraction * 100).ToString("0.##", CultureInfo.InvariantCulture)}%{(Stratified ? ", stratified by class" : "")}, seed {Seed})";
 }

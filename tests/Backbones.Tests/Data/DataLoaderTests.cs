@@ -123,6 +123,21 @@ public class DataLoaderTests
         }
     }
 
+    [Fact]
+    public void LeavingAnEpochEarlyStopsTheWorkers()
+    {
+        var data = new MemoryDataset(200);
+        var loader = new DataLoader(data, Augment, new DataLoaderOptions { BatchSize = 4, Workers = 2, Prefetch = 1 });
+        var numbers = new List<int>();
+        foreach (var batch in loader.Epoch(0, TestContext.Current.CancellationToken))
+        {
+            using (batch) numbers.Add(batch.Number);
+            if (numbers.Count == 2) break;
+        }
+        Assert.Equal([0, 1], numbers);
+        Assert.Equal(50, loader.BatchCount);
+    }
+
     /// <summary>All batches of an epoch, concatenated.</summary>
     static (List<int> Indices, Tensor Images, Tensor Labels) Collect(DataLoader loader, int epoch)
     {
