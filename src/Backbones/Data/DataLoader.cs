@@ -11,7 +11,8 @@ namespace Backbones.Data;
 /// Everything random is a function of the seed: the order of epoch e comes from (seed, e), and sample i's augmentation
 /// in epoch e from (seed, e, i), so a resumed run sees the same batches, and thread timing changes nothing. A sample
 /// that cannot be read is left out of its batch and reported (<see cref="DataBatch.Failures"/>, <see cref="Failures"/>);
-/// the epoch goes on.
+/// the epoch goes on. Workers run their tensor operations single-threaded (as PyTorch's workers do), leaving the
+/// intra-op threads to the model.
 /// </remarks>
 public sealed class DataLoader
 {
@@ -130,6 +131,7 @@ public sealed class DataLoader
 
         void Loop()
         {
+            WorkerThreads.UseOneThread();
             try
             {
                 while (true)
