@@ -86,7 +86,7 @@ public static class OnnxExporter
         return new OnnxModelDraft(skeleton, context.Initializers, context);
     }
 
-    static IReadOnlyList<long> DefaultInputShape(Backbone? backbone, WeightsInfo? weights)
+    internal static IReadOnlyList<long> DefaultInputShape(Backbone? backbone, WeightsInfo? weights)
     {
         if (backbone is null) throw new ArgumentException("exporting a module other than a zoo backbone needs OnnxExportOptions.InputShape");
         var firstConv = backbone.named_modules().FirstOrDefault(m => m.name == backbone.FirstConvPath).module as TorchSharp.Modules.Convolution
