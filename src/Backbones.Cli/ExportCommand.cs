@@ -62,7 +62,7 @@ internal static class ExportCommand
     internal static List<string> SplitList(string? list) =>
         (list ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList();
 
-    static long[] ParseShape(string text)
+    internal static long[] ParseShape(string text)
     {
         var parts = text.Split('x', 'X', '×');
         var dims = parts.Select(p => long.TryParse(p, out long d) && d > 0 ? d : -1).ToArray();
