@@ -47,6 +47,8 @@ public sealed class ModelGraph
         options ??= ModelGraphOptions.Default;
         if (options.Depth < 1) throw new ArgumentOutOfRangeException(nameof(options), options.Depth, "the graph depth must be at least 1");
         var backbone = model as Backbone;
+        if (backbone is null && options.InputShape is null)
+            throw new ArgumentException($"the graph of a {TypeName(model)} (not a zoo backbone) needs ModelGraphOptions.InputShape", nameof(options));
         var sample = options.InputShape ?? OnnxExporter.DefaultInputShape(backbone, backbone?.LoadedWeights?.Catalogue);
         if (sample.Count == 0 || sample.Any(d => d < 1))
             throw new ArgumentException($"input shape [{string.Join(", ", sample)}] needs positive dimensions", nameof(options));

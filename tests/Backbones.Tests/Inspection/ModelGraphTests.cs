@@ -2,6 +2,7 @@ using System.Text.Json;
 using Backbones.Inspection;
 using Backbones.Models;
 using Backbones.Tests.Support;
+using static TorchSharp.torch;
 
 namespace Backbones.Tests.Inspection;
 
@@ -75,6 +76,29 @@ public sealed class ModelGraphTests
     }
 
     [Fact]
+    public void EfficientNetAndConvNeXtBlocksShowTheirShortcutOneLevelDeeper()
+    {
+        // torchvision's MBConv: block, stochastic_depth, += input (stride 1, same channels; features.2.0 has stride 2).
+        var efficientNet = Build("efficientnet_b0", 4, 64);
+        var input = Module(efficientNet, "features.2.0.block");
+        var (block, depth) = (Module(efficientNet, "features.2.1.block"), Module(efficientNet, "features.2.1.stochastic_depth"));
+        var add = efficientNet.Nodes.Single(n => n.Kind == ModelGraphNodeKind.Operator && n.Path == "features.2.1");
+        Assert.Equal("Add", add.Type);
+        Assert.Equal(new HashSet<(string, string)> { (input.Id, block.Id), (block.Id, depth.Id), (depth.Id, add.Id), (input.Id, add.Id) },
+            EdgesTouching(efficientNet, [block, depth]).Union(efficientNet.Edges.Where(e => e.To == add.Id).Select(e => (e.From, e.To))).ToHashSet());
+
+        // torchvision's CNBlock: layer_scale * block(input), stochastic_depth, + input.
+        var convNeXt = Build("convnext_tiny", 4, 64);
+        var previous = convNeXt.Nodes.Single(n => n.Kind == ModelGraphNodeKind.Operator && n.Path == "features.1.0" && n.Type == "Add");
+        var ops = convNeXt.Nodes.Where(n => n.Kind == ModelGraphNodeKind.Operator && n.Path == "features.1.1").ToList();
+        Assert.Equal(["Mul", "Add"], ops.Select(n => n.Type));
+        (block, depth) = (Module(convNeXt, "features.1.1.block"), Module(convNeXt, "features.1.1.stochastic_depth"));
+        Assert.Equal(
+            new HashSet<(string, string)> { (previous.Id, block.Id), (block.Id, ops[0].Id), (ops[0].Id, depth.Id), (depth.Id, ops[1].Id), (previous.Id, ops[1].Id) },
+            EdgesTouching(convNeXt, [block, ops[0], depth]).Union(convNeXt.Edges.Where(e => e.To == ops[1].Id).Select(e => (e.From, e.To))).ToHashSet());
+    }
+
+    [Fact]
     public void DenseNetConcatenationsReceiveEveryEarlierLayer()
     {
         var graph = Build("densenet121", 3);
@@ -144,6 +168,23 @@ public sealed class ModelGraphTests
             if (depth == 1)
                 Assert.Equal(calls.Count(c => Depth(c.Path) == 1), graph.Nodes.Count(n => n.Kind == ModelGraphNodeKind.Module));
         }
+    }
+
+    [Fact]
+    public void AnyModuleTheExporterKnowsHasAGraphWithItsPassThroughCalls()
+    {
+        using var model = nn.Sequential(nn.Conv2d(3, 4, 3, stride: 2), nn.ReLU(), nn.Dropout(0.5), nn.Flatten(), nn.Linear(36, 5));
+        var graph = ModelGraph.Build(model, new ModelGraphOptions { Depth = 1, InputShape = [3, 8, 8] });
+        Assert.Equal("Sequential", graph.Title);
+        // Dropout is the identity in eval mode, yet a call of its own: a node between ReLU and Flatten.
+        Assert.Equal(
+            ["input Input [1, 3, 8, 8]", "0 Conv2d [1, 4, 3, 3]", "1 ReLU [1, 4, 3, 3]", "2 Dropout [1, 4, 3, 3]", "3 Flatten [1, 36]", "4 Linear [1, 5]",
+                "output Output [1, 5]"],
+            graph.Nodes.Select(n => $"{(n.Kind == ModelGraphNodeKind.Module ? n.Path : n.Type)} {(n.Kind == ModelGraphNodeKind.Module ? n.Type : n.Kind)} [{string.Join(", ", n.OutputShape)}]"));
+        Assert.Equal(Enumerable.Range(0, 6).Select(i => $"n{i} -> n{i + 1}"), graph.Edges.Select(e => e.ToString()));
+
+        var e = Assert.Throws<ArgumentException>(() => ModelGraph.Build(model));
+        Assert.StartsWith("the graph of a Sequential (not a zoo backbone) needs ModelGraphOptions.InputShape", e.Message);
     }
 
     [Fact]
