@@ -29,6 +29,7 @@ public static class BackbonesCli
             LoadCommand.Create(),
             InitCheckCommand.Create(),
             ExportCommand.Create(),
+            GraphCommand.Create(),
             ClassifyCommand.Create(),
             EmbedCommand.Create(),
             CamCommand.Create(),

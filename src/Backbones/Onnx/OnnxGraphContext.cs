@@ -19,12 +19,13 @@ public sealed partial class OnnxGraphContext
     readonly Dictionary<string, OnnxInitializer> _initializersByName = new(StringComparer.Ordinal);
     readonly Dictionary<float, OnnxValue> _scalars = new();
 
-    internal OnnxGraphContext(OnnxEmitterRegistry registry, int opset, bool foldBatchNorm, IEnumerable<string> requested)
+    internal OnnxGraphContext(OnnxEmitterRegistry registry, int opset, bool foldBatchNorm, IEnumerable<string> requested, bool trackCalls = false)
     {
         _registry = registry;
         Opset = opset;
         FoldBatchNorm = foldBatchNorm;
         _requested = new HashSet<string>(requested, StringComparer.Ordinal);
+        if (trackCalls) Calls = [];
     }
 
     /// <summary>The operator set the graph is written for.</summary>
@@ -55,7 +56,7 @@ public sealed partial class OnnxGraphContext
         var emitter = _registry.Find(module.GetType())
             ?? throw new OnnxExportException(path, module.GetType(),
                 "the exporter has no ONNX emitter for this type (supply one in OnnxExportOptions.Emitters)");
-        return Record(path, emitter(this, module, path, input));
+        return Record(path, Calls is null ? emitter(this, module, path, input) : EmitTracked(emitter, module, path, input));
     }
 
     /// <summary>Emits the child called <paramref name="name"/> of the module at <paramref name="parentPath"/>.</summary>
@@ -98,7 +99,9 @@ public sealed partial class OnnxGraphContext
         node.Output.Add(name);
         foreach (var a in attributes) node.Attribute.Add(a.ToProto());
         Nodes.Add(node);
-        return new OnnxValue(name, outputShape.ToArray());
+        var output = new OnnxValue(name, outputShape.ToArray());
+        if (Calls is not null) NodeOrigins[name] = (_callStack.TryPeek(out var call) ? call : null, output);
+        return output;
     }
 
     /// <summary>A node whose output has its (first) input's shape: activations, normalisations.</summary>

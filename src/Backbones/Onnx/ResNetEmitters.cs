@@ -14,19 +14,20 @@ internal static class ResNetEmitters
         r.Backbone<ResNet>(Features, Head);
     }
 
+    // The shared ReLU is emitted as a call of the child `relu` each time the forward calls it, as PyTorch's hooks see it.
     static OnnxValue BasicBlock(OnnxGraphContext c, ResNet.BasicBlock block, string path, OnnxValue x)
     {
-        var y = c.Relu(path, c.ConvBatchNorm(block, path, "conv1", "bn1", x));
+        var y = c.EmitChild(block, path, "relu", c.ConvBatchNorm(block, path, "conv1", "bn1", x));
         y = c.ConvBatchNorm(block, path, "conv2", "bn2", y);
-        return c.Relu(path, c.Add(path, y, Shortcut(c, block, path, x)));
+        return c.EmitChild(block, path, "relu", c.Add(path, y, Shortcut(c, block, path, x)));
     }
 
     static OnnxValue Bottleneck(OnnxGraphContext c, ResNet.Bottleneck block, string path, OnnxValue x)
     {
-        var y = c.Relu(path, c.ConvBatchNorm(block, path, "conv1", "bn1", x));
-        y = c.Relu(path, c.ConvBatchNorm(block, path, "conv2", "bn2", y));
+        var y = c.EmitChild(block, path, "relu", c.ConvBatchNorm(block, path, "conv1", "bn1", x));
+        y = c.EmitChild(block, path, "relu", c.ConvBatchNorm(block, path, "conv2", "bn2", y));
         y = c.ConvBatchNorm(block, path, "conv3", "bn3", y);
-        return c.Relu(path, c.Add(path, y, Shortcut(c, block, path, x)));
+        return c.EmitChild(block, path, "relu", c.Add(path, y, Shortcut(c, block, path, x)));
     }
 
     static OnnxValue Shortcut(OnnxGraphContext c, nn.Module block, string path, OnnxValue x) =>
@@ -34,7 +35,7 @@ internal static class ResNetEmitters
 
     static OnnxValue Features(OnnxGraphContext c, ResNet net, string path, OnnxValue x)
     {
-        x = c.Relu(path, c.ConvBatchNorm(net, path, "conv1", "bn1", x));
+        x = c.EmitChild(net, path, "relu", c.ConvBatchNorm(net, path, "conv1", "bn1", x));
         foreach (var name in new[] { "maxpool", "layer1", "layer2", "layer3", "layer4" }) x = c.EmitChild(net, path, name, x);
         return x;
     }
