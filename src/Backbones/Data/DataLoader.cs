@@ -66,142 +66,38 @@ public sealed class DataLoader
 
     IEnumerable<DataBatch> Run(int epoch, CancellationToken cancellation)
     {
-        using var work = new Work(this, epoch, cancellation);
-        for (int b = 0; b < BatchCount; b++)
+        var order = Order(epoch);
+        var (c, h, w) = Transform.OutputShape;
+        Tensor Prepare(int position)
         {
-            var batch = work.Take(b);
+            int index = order[position];
+            using var scope = NewDisposeScope();
+            var x = Transform.Apply(Dataset.Read(index), SampleRandom(epoch, index));
+            if (x.dtype != ScalarType.Float32 || !x.shape.SequenceEqual([c, h, w]))
+                throw new InvalidOperationException($"the transform gave [{string.Join(", ", x.shape)}] {x.dtype}, not [{c}, {h}, {w}] Float32");
+            return x.MoveToOuterDisposeScope();
+        }
+        SampleFailure Fail(int position, Exception e)
+        {
+            int index = order[position];
+            string problem = e is Vision.ImageDecodeException d ? d.Problem : e is DatasetException f ? f.Problem : $"{e.GetType().Name}: {e.Message}";
+            return new SampleFailure(epoch, index, Dataset.Describe(index), problem);
+        }
+        DataBatch Assemble(int batch, int start, Tensor images, IReadOnlyList<int> kept, IReadOnlyList<SampleFailure> failures)
+        {
+            var indices = kept.Select(p => order[p]).ToList();
+            var labels = torch.tensor(indices.Select(i => (long)Dataset.Label(i)).ToArray(), ScalarType.Int64);
+            return new DataBatch(epoch, batch, images, labels, indices, failures);
+        }
+        // Positions past the last full batch are never read when it drops the partial one.
+        int positions = Math.Min(order.Count, BatchCount * Options.BatchSize);
+        using var work = new Vision.OrderedBatchWorkers<SampleFailure, DataBatch>(positions, Options.BatchSize, Options.Workers, Options.Prefetch,
+            "data loader", Prepare, Fail, [c, h, w], Assemble, cancellation, WorkerThreads.UseOneThread);
+        foreach (var batch in work.Batches())
+        {
             if (batch.Failures.Count > 0)
                 lock (_gate) _failures.AddRange(batch.Failures);
             yield return batch;
-            work.Release(b);
-        }
-    }
-
-    /// <summary>
-    /// Workers claim positions of the epoch's order one at a time, at most (1 + prefetch) batches ahead of the consumer;
-    /// the worker that finishes a batch's last sample stacks the batch. Each slot is written by one worker and read after
-    /// its batch completes.
-    /// </summary>
-    sealed class Work : IDisposable
-    {
-        readonly DataLoader _loader;
-        readonly int _epoch;
-        readonly IReadOnlyList<int> _order;
-        readonly int _batchSize;
-        readonly int _positions;
-        readonly Tensor?[] _tensors;
-        readonly SampleFailure?[] _failures;
-        readonly int[] _remaining;
-        readonly TaskCompletionSource<DataBatch>[] _batches;
-        readonly SemaphoreSlim _window;
-        readonly CancellationTokenSource _stop;
-        readonly Thread[] _threads;
-        int _next = -1;
-        int _taken; // batches handed to the caller, which owns them from then on
-
-        public Work(DataLoader loader, int epoch, CancellationToken cancellation)
-        {
-            _loader = loader;
-            _epoch = epoch;
-            _order = loader.Order(epoch);
-            _batchSize = loader.Options.BatchSize;
-            int batches = loader.BatchCount;
-            _positions = Math.Min(_order.Count, batches * _batchSize);
-            _tensors = new Tensor?[_positions];
-            _failures = new SampleFailure?[_positions];
-            _remaining = Enumerable.Range(0, batches).Select(Size).ToArray();
-            _batches = Enumerable.Range(0, batches).Select(_ => new TaskCompletionSource<DataBatch>(TaskCreationOptions.RunContinuationsAsynchronously)).ToArray();
-            _window = new SemaphoreSlim(_batchSize * (1 + loader.Options.Prefetch));
-            _stop = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
-            _threads = Enumerable.Range(0, Math.Min(loader.Options.Workers, _positions))
-                .Select(i => new Thread(Loop) { IsBackground = true, Name = $"data loader {i}" }).ToArray();
-            foreach (var t in _threads) t.Start();
-        }
-
-        int Size(int batch) => Math.Min(_batchSize, _positions - batch * _batchSize);
-
-        public DataBatch Take(int batch)
-        {
-            var result = _batches[batch].Task.WaitAsync(_stop.Token).GetAwaiter().GetResult();
-            _taken = batch + 1;
-            return result;
-        }
-
-        public void Release(int batch) => _window.Release(Size(batch));
-
-        void Loop()
-        {
-            WorkerThreads.UseOneThread();
-            try
-            {
-                while (true)
-                {
-                    _window.Wait(_stop.Token);
-                    int position = Interlocked.Increment(ref _next);
-                    if (position >= _positions) return;
-                    Prepare(position);
-                    int batch = position / _batchSize;
-                    if (Interlocked.Decrement(ref _remaining[batch]) == 0) Complete(batch);
-                }
-            }
-            catch (OperationCanceledException)
-            {
-            }
-        }
-
-        void Prepare(int position)
-        {
-            int index = _order[position];
-            try
-            {
-                using var scope = NewDisposeScope();
-                var image = _loader.Dataset.Read(index);
-                var x = _loader.Transform.Apply(image, _loader.SampleRandom(_epoch, index));
-                var (c, h, w) = _loader.Transform.OutputShape;
-                if (x.dtype != ScalarType.Float32 || !x.shape.SequenceEqual([c, h, w]))
-                    throw new InvalidOperationException($"the transform gave [{string.Join(", ", x.shape)}] {x.dtype}, not [{c}, {h}, {w}] Float32");
-                _tensors[position] = x.MoveToOuterDisposeScope();
-            }
-            catch (Exception e) when (e is not OperationCanceledException)
-            {
-                string problem = e is Vision.ImageDecodeException d ? d.Problem : e is DatasetException f ? f.Problem : $"{e.GetType().Name}: {e.Message}";
-                _failures[position] = new SampleFailure(_epoch, index, _loader.Dataset.Describe(index), problem);
-            }
-        }
-
-        void Complete(int batch)
-        {
-            try
-            {
-                int start = batch * _batchSize, end = start + Size(batch);
-                var kept = Enumerable.Range(start, end - start).Where(p => _tensors[p] is not null).ToList();
-                var (c, h, w) = _loader.Transform.OutputShape;
-                var images = kept.Count == 0 ? zeros(0, c, h, w) : stack(kept.Select(p => _tensors[p]!).ToArray());
-                foreach (var p in kept)
-                {
-                    _tensors[p]!.Dispose();
-                    _tensors[p] = null;
-                }
-                var indices = kept.Select(p => _order[p]).ToList();
-                var labels = torch.tensor(indices.Select(i => (long)_loader.Dataset.Label(i)).ToArray(), ScalarType.Int64);
-                var failures = Enumerable.Range(start, end - start).Where(p => _failures[p] is not null).Select(p => _failures[p]!).ToList();
-                _batches[batch].TrySetResult(new DataBatch(_epoch, batch, images, labels, indices, failures));
-            }
-            catch (Exception e)
-            {
-                _batches[batch].TrySetException(e);
-            }
-        }
-
-        public void Dispose()
-        {
-            _stop.Cancel();
-            foreach (var t in _threads) t.Join();
-            foreach (var b in _batches.Skip(_taken))
-                if (b.Task.IsCompletedSuccessfully) b.Task.Result.Dispose();
-            foreach (var t in _tensors) t?.Dispose();
-            _window.Dispose();
-            _stop.Dispose();
         }
     }
 }
