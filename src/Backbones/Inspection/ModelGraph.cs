@@ -1,5 +1,6 @@
 using Backbones.Models;
 using Backbones.Onnx;
+using Backbones.Transfer;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -72,8 +73,6 @@ public sealed class ModelGraph
     /// <summary>A module's class name as PyTorch spells it (the summary's rule).</summary>
     static string TypeName(nn.Module module) => ModelSummary.TypeName(module);
 
-    static int PathDepth(string path) => path.Length == 0 ? 0 : path.Count(ch => ch == '.') + 1;
-
     /// <summary>
     /// A module call as the graph sees it: the exporter's calls, plus a stand-in for a container whose children an
     /// emitter called one by one (ConvNeXt's classifier), so every call sits under its parent path.
@@ -83,7 +82,7 @@ public sealed class ModelGraph
         public string Path { get; } = path;
         public string Type { get; } = type;
         public Call? Parent { get; } = parent;
-        public int Depth { get; } = PathDepth(path);
+        public int Depth { get; } = ModuleWalk.Depth(path);
         public bool HasChildren { get; set; }
         public OnnxValue? Output { get; set; }
         public ModelGraphNode? Node { get; set; }

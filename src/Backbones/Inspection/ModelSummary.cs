@@ -35,7 +35,7 @@ public sealed record ModelSummary(string Model, IReadOnlyList<long> InputShape, 
             {
                 if (module is not nn.Module<Tensor, Tensor> typed) continue;
                 bool leaf = !module.named_children().Any();
-                int depth = path.Length == 0 ? 0 : path.Count(c => c == '.') + 1;
+                int depth = ModuleWalk.Depth(path);
                 removers.Add(typed.register_forward_pre_hook((m, input) =>
                 {
                     var call = new Call(path, depth, module, leaf);

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Backbones.Models.Layers;
+using Backbones.Onnx;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -64,22 +65,19 @@ public static class ModuleTree
     static string ConvArguments(Convolution c)
     {
         int n = c.kernel_size.Length;
-        var text = new StringBuilder($"{c.in_channels}, {c.out_channels}, kernel_size={Tuple(c.kernel_size)}, stride={Tuple(Expand(c.stride, n, 1))}");
+        long[] Dims(long[]? values, long fallback) => OnnxGraphContext.Expand(values, n, fallback);
+        var (padding, dilation, outputPadding) = (Dims(c.padding, 0), Dims(c.dilation, 1), Dims(c.output_padding, 0));
+        var text = new StringBuilder($"{c.in_channels}, {c.out_channels}, kernel_size={Tuple(c.kernel_size)}, stride={Tuple(Dims(c.stride, 1))}");
         if (c.padding_type == Padding.Same) text.Append(", padding=same");
         else if (c.padding_type == Padding.Valid) text.Append(", padding=valid");
-        else if (Expand(c.padding, n, 0).Any(p => p != 0)) text.Append($", padding={Tuple(Expand(c.padding, n, 0))}");
-        if (Expand(c.dilation, n, 1).Any(d => d != 1)) text.Append($", dilation={Tuple(Expand(c.dilation, n, 1))}");
-        if (c.transposed && Expand(c.output_padding, n, 0).Any(p => p != 0)) text.Append($", output_padding={Tuple(Expand(c.output_padding, n, 0))}");
+        else if (padding.Any(p => p != 0)) text.Append($", padding={Tuple(padding)}");
+        if (dilation.Any(d => d != 1)) text.Append($", dilation={Tuple(dilation)}");
+        if (c.transposed && outputPadding.Any(p => p != 0)) text.Append($", output_padding={Tuple(outputPadding)}");
         if (c.groups != 1) text.Append($", groups={c.groups}");
         if (c.bias is null) text.Append(", bias=False");
         if (c.padding_mode != PaddingModes.Zeros) text.Append($", padding_mode={c.padding_mode.ToString().ToLowerInvariant()}");
         return text.ToString();
     }
-
-    static long[] Expand(long[]? values, int n, long fallback) =>
-        values is null || values.Length == 0 ? Enumerable.Repeat(fallback, n).ToArray()
-        : values.Length == 1 ? Enumerable.Repeat(values[0], n).ToArray()
-        : values;
 
     static string Tuple(long[] values) => values.Length == 1 ? $"({values[0]},)" : $"({string.Join(", ", values)})";
 

@@ -26,6 +26,9 @@ internal static class ModuleWalk
 
     public static string Join(string path, string name) => path.Length == 0 ? name : $"{path}.{name}";
 
+    /// <summary>How deep a module path lies: the root "" is 0, its children 1, <c>layer1.0</c> 2.</summary>
+    public static int Depth(string path) => path.Length == 0 ? 0 : path.Count(c => c == '.') + 1;
+
     /// <summary>Whether <paramref name="name"/> is the module path <paramref name="path"/> or lies under it.</summary>
     public static bool IsUnder(string name, string path) =>
         path.Length == 0 || name == path || (name.StartsWith(path, StringComparison.Ordinal) && name.Length > path.Length && name[path.Length] == '.');
