@@ -57,16 +57,22 @@ public sealed class DataLoader
     /// <summary>The random stream that transforms sample <paramref name="index"/> in epoch <paramref name="epoch"/>.</summary>
     public DeterministicRandom SampleRandom(int epoch, int index) => DeterministicRandom.For(Options.Seed, epoch, index);
 
-    /// <summary>The batches of epoch <paramref name="epoch"/>; the caller disposes each. Leaving early stops the workers.</summary>
-    public IEnumerable<DataBatch> Epoch(int epoch, CancellationToken cancellation = default)
+    /// <summary>
+    /// The batches of epoch <paramref name="epoch"/> from batch <paramref name="firstBatch"/> on (a run resumed mid-epoch
+    /// skips what it already trained on without reading it); the caller disposes each. Leaving early stops the workers.
+    /// </summary>
+    public IEnumerable<DataBatch> Epoch(int epoch, CancellationToken cancellation = default, int firstBatch = 0)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(epoch);
-        return BatchCount == 0 ? [] : Run(epoch, cancellation);
+        if (firstBatch < 0 || firstBatch > BatchCount)
+            throw new ArgumentOutOfRangeException(nameof(firstBatch), firstBatch, $"an epoch has {BatchCount} batches");
+        return BatchCount == firstBatch ? [] : Run(epoch, firstBatch, cancellation);
     }
 
-    IEnumerable<DataBatch> Run(int epoch, CancellationToken cancellation)
+    IEnumerable<DataBatch> Run(int epoch, int firstBatch, CancellationToken cancellation)
     {
-        var order = Order(epoch);
+        // Positions count from the first batch asked for; batch numbers stay those of the whole epoch.
+        var order = Order(epoch).Skip(firstBatch * Options.BatchSize).ToList();
         var (c, h, w) = Transform.OutputShape;
         Tensor Prepare(int position)
         {
@@ -87,10 +93,10 @@ public sealed class DataLoader
         {
             var indices = kept.Select(p => order[p]).ToList();
             var labels = torch.tensor(indices.Select(i => (long)Dataset.Label(i)).ToArray(), ScalarType.Int64);
-            return new DataBatch(epoch, batch, images, labels, indices, failures);
+            return new DataBatch(epoch, firstBatch + batch, images, labels, indices, failures);
         }
         // Positions past the last full batch are never read when it drops the partial one.
-        int positions = Math.Min(order.Count, BatchCount * Options.BatchSize);
+        int positions = Math.Min(order.Count, (BatchCount - firstBatch) * Options.BatchSize);
         using var work = new Vision.OrderedBatchWorkers<SampleFailure, DataBatch>(positions, Options.BatchSize, Options.Workers, Options.Prefetch,
             "data loader", Prepare, Fail, [c, h, w], Assemble, cancellation, WorkerThreads.UseOneThread);
         foreach (var batch in work.Batches())

@@ -99,15 +99,22 @@ public sealed class ResNet : Backbone
     Linear fc;
 
     readonly int _expansion;
+    readonly long _stemWidth;
     long[] _reductions;
 
-    public ResNet(BlockKind kind, int[] layers, ModelOptions options, long groups = 1, long widthPerGroup = 64) : base(nameof(ResNet))
+    /// <param name="stemWidth">
+    /// Channels of the stem and of layer1's blocks, doubled per stage (torchvision: 64). Narrower ResNets (16 for a
+    /// quarter-width network) are not torchvision models, but keep its keys and structure.
+    /// </param>
+    public ResNet(BlockKind kind, int[] layers, ModelOptions options, long groups = 1, long widthPerGroup = 64, long stemWidth = 64) : base(nameof(ResNet))
     {
+        if (stemWidth < 1) throw new ArgumentOutOfRangeException(nameof(stemWidth), stemWidth, "a ResNet needs at least one stem channel");
+        _stemWidth = stemWidth;
         _expansion = kind == BlockKind.Basic ? BasicBlock.Expansion : Bottleneck.Expansion;
         var dilate = options.ReplaceStrideWithDilation ?? [false, false, false];
         if (dilate.Length != 3) throw new ArgumentException("ReplaceStrideWithDilation needs three values (layer2, layer3, layer4)");
 
-        long inplanes = 64, dilation = 1;
+        long inplanes = stemWidth, dilation = 1;
         Sequential MakeLayer(long planes, int blocks, long stride, bool dilateStage)
         {
             long previousDilation = dilation;
@@ -125,17 +132,17 @@ public sealed class ResNet : Backbone
             return Sequential(modules);
         }
 
-        conv1 = Conv2d(options.InChannels, 64, 7, stride: 2, padding: 3, bias: false);
-        bn1 = BatchNorm2d(64);
+        conv1 = Conv2d(options.InChannels, stemWidth, 7, stride: 2, padding: 3, bias: false);
+        bn1 = BatchNorm2d(stemWidth);
         relu = ReLU(inplace: true);
         maxpool = MaxPool2d(3, stride: 2, padding: 1);
-        layer1 = MakeLayer(64, layers[0], 1, false);
-        layer2 = MakeLayer(128, layers[1], 2, dilate[0]);
-        layer3 = MakeLayer(256, layers[2], 2, dilate[1]);
-        layer4 = MakeLayer(512, layers[3], 2, dilate[2]);
+        layer1 = MakeLayer(stemWidth, layers[0], 1, false);
+        layer2 = MakeLayer(2 * stemWidth, layers[1], 2, dilate[0]);
+        layer3 = MakeLayer(4 * stemWidth, layers[2], 2, dilate[1]);
+        layer4 = MakeLayer(8 * stemWidth, layers[3], 2, dilate[2]);
         avgpool = AdaptiveAvgPool2d(1);
         if (options.DropRate is > 0) dropout = Dropout(options.DropRate.Value);
-        fc = Linear(512 * _expansion, options.NumClasses);
+        fc = Linear(NumFeatures, options.NumClasses);
         RegisterComponents();
 
         _reductions = [4, dilate[0] ? 4 : 8, 0, 0];
@@ -165,7 +172,7 @@ public sealed class ResNet : Backbone
         return (preLogits ? x : fc.call(x)).MoveToOuterDisposeScope();
     }
 
-    public override long NumFeatures => 512 * _expansion;
+    public override long NumFeatures => 8 * _stemWidth * _expansion;
     public override long NumClasses => fc.out_features;
     public override string ClassifierPath => "fc";
     public override string FirstConvPath => "conv1";
@@ -183,10 +190,10 @@ public sealed class ResNet : Backbone
 
     public override IReadOnlyList<FeatureInfo> FeatureInfo =>
     [
-        new("layer1", 64 * _expansion, _reductions[0]),
-        new("layer2", 128 * _expansion, _reductions[1]),
-        new("layer3", 256 * _expansion, _reductions[2]),
-        new("layer4", 512 * _expansion, _reductions[3]),
+        new("layer1", _stemWidth * _expansion, _reductions[0]),
+        new("layer2", 2 * _stemWidth * _expansion, _reductions[1]),
+        new("layer3", 4 * _stemWidth * _expansion, _reductions[2]),
+        new("layer4", 8 * _stemWidth * _expansion, _reductions[3]),
     ];
 
     /// <summary>The named variants, as torchvision's builders define them.</summary>

@@ -15,6 +15,22 @@ public sealed class ConfusionMatrix
         _counts = new long[classes.Count, classes.Count];
     }
 
+    /// <summary>A matrix from counts laid out as <see cref="Rows"/> gives them.</summary>
+    public static ConfusionMatrix FromRows(IReadOnlyList<string> classes, long[][] rows)
+    {
+        var matrix = new ConfusionMatrix(classes);
+        if (rows.Length != classes.Count || rows.Any(r => r.Length != classes.Count))
+            throw new ArgumentException($"a confusion matrix of {classes.Count} classes needs {classes.Count}×{classes.Count} counts", nameof(rows));
+        for (int t = 0; t < rows.Length; t++)
+            for (int p = 0; p < rows.Length; p++)
+            {
+                if (rows[t][p] < 0) throw new ArgumentException($"negative count at ({t}, {p})", nameof(rows));
+                matrix._counts[t, p] = rows[t][p];
+                matrix.Total += rows[t][p];
+            }
+        return matrix;
+    }
+
     public IReadOnlyList<string> Classes { get; }
 
     /// <summary>How many samples of class <paramref name="truth"/> were predicted as <paramref name="predicted"/>.</summary>
