@@ -10,6 +10,7 @@ namespace Backbones.Training;
 public static class TrainingCharts
 {
     internal const int CurvesWidth = 1200, CurvesHeight = 480;
+    // matplotlib's tab10 colours, one for each series so a colour says which panel and line it is; top-5 is validation's, lighter.
     internal static readonly Colour TrainLossColour = (31, 119, 180), ValidationLossColour = (255, 127, 14);
     internal static readonly Colour TrainAccuracyColour = (44, 160, 44), ValidationAccuracyColour = (214, 39, 40), ValidationTop5Colour = (240, 150, 150);
 
@@ -83,7 +84,8 @@ public static class TrainingCharts
                 if (!layout.Counts) continue;
                 string count = rows[t][p].ToString(CultureInfo.InvariantCulture);
                 var colour = share > 0.5 ? White : rows[t][p] == 0 ? Faint : Ink;
-                canvas.Text(Regular, left + p * cell + (cell - Regular.Measure(count) + 1) / 2, top + t * cell + (cell - Regular.Height + 1) / 2, count, colour);
+                int x = left + p * cell + (cell - Regular.Measure(count) + 1) / 2, y = top + t * cell + (cell - Regular.Height + 1) / 2;
+                canvas.Text(Regular, x, y, count, colour);
             }
         }
         canvas.Frame(left - 1, top - 1, side + 2, side + 2, Axis);
@@ -98,7 +100,7 @@ public static class TrainingCharts
             if (layout.UprightColumns) canvas.Text(Regular, left + middle - width / 2, top + side + 8, label, Ink);
             else canvas.TextUp(Regular, left + middle - Regular.Height / 2, top + side + 8, label, Ink);
         }
-        canvas.TextUp(BitmapFont.Bold, left - 8 - layout.LabelWidth - 10 - BitmapFont.Bold.Height, top + side / 2 - BitmapFont.Bold.Measure("true class") / 2, "true class", Ink);
+        canvas.TextUp(BitmapFont.Bold, layout.RowTitleLeft, top + side / 2 - BitmapFont.Bold.Measure("true class") / 2, "true class", Ink);
         Centred(canvas, BitmapFont.Bold, left + side / 2, top + side + 8 + layout.ColumnLabelHeight + 10, "predicted class", Ink, int.MaxValue);
 
         // Colour bar: the share of the row, full at the top.
@@ -128,7 +130,7 @@ public static class TrainingCharts
     sealed record Series(string Label, Colour Colour, double[] Values, bool Dashed = false);
 
     sealed record ConfusionLayout(string Title, string[] Labels, int Cell, int Every, bool Counts, bool UprightColumns,
-        int LabelWidth, int ColumnLabelHeight, int Left, int Top, int Width, int Height);
+        int RowTitleLeft, int ColumnLabelHeight, int Left, int Top, int Width, int Height);
 
     static void DrawPanel(ChartCanvas canvas, int panel, string heading, string axisTitle, double[] epochs, bool percent, params Series[] all)
     {
@@ -207,17 +209,20 @@ public static class TrainingCharts
 
         string line = $"{title ?? "Confusion matrix"}: " + (matrix.Total == 0 ? "no samples"
             : $"accuracy {Percent(matrix.Accuracy)} of {matrix.Total.ToString("N0", CultureInfo.InvariantCulture)} samples");
+        // Left to right: "true class", row labels, the matrix, the colour bar and its labels; a long title widens the picture.
         int left = 12 + BitmapFont.Bold.Height + 10 + labelWidth + 8, top = 52;
         int natural = left + n * cell + 24 + 16 + 21 + Regular.Measure("100%") + 16;
         int width = Math.Max(natural, Math.Min(BitmapFont.Title.Measure(line) + 32, Math.Max(natural, 1200)));
         int height = top + n * cell + 8 + columnLabelHeight + 10 + BitmapFont.Bold.Height + 14;
-        return new ConfusionLayout(line, labels, cell, every, counts, upright, labelWidth, columnLabelHeight, left + (width - natural) / 2, top, width, height);
+        int shift = (width - natural) / 2;
+        return new ConfusionLayout(line, labels, cell, every, counts, upright, 12 + shift, columnLabelHeight, left + shift, top, width, height);
     }
 
     static void CheckFraction(EpochMetrics e, string name, double value)
     {
         if (double.IsNaN(value) || value is >= 0 and <= 1) return;
-        throw new ArgumentException($"epoch {e.Epoch}: {name} is {value.ToString(CultureInfo.InvariantCulture)}, but accuracies are fractions from 0 to 1", "epochs");
+        string shown = value.ToString(CultureInfo.InvariantCulture);
+        throw new ArgumentException($"epoch {e.Epoch}: {name} is {shown}, but accuracies are fractions from 0 to 1", "epochs");
     }
 
     static (double Low, double High) EpochRange(double[] epochs)
