@@ -35,6 +35,9 @@ public static class BackbonesCli
             CamCommand.Create(),
             SummaryCommand.Create(),
             DiffCommand.Create(),
+            FinetuneCommand.Create(),
+            EvaluateCommand.Create(),
+            DemoCommand.Create(),
         };
         root.Options.Add(Debug);
         var parsed = root.Parse(args);

@@ -13,13 +13,13 @@ internal sealed class ImageModelOptions
     public readonly Argument<string> Model = new("model") { Description = "Architecture name (see backbones models)" };
     public readonly Option<string?> Weights = new("--weights") { Description = "Catalogue weights name (IMAGENET1K_V2, DEFAULT) or a checkpoint file" };
     public readonly Option<long?> NumClasses = new("--num-classes") { Description = "Classifier outputs, when the weights file has another head than 1000 classes" };
-    public readonly Option<int?> Resize = new("--resize") { Description = "Resize the shorter side to this (default: the weights set's)" };
-    public readonly Option<int?> Crop = new("--crop") { Description = "Center crop to this square (default: the weights set's)" };
+    readonly ImageSizeOptions _size = new();
 
     public void AddTo(Command command)
     {
         command.Arguments.Add(Model);
-        foreach (var o in new Option[] { Weights, NumClasses, Resize, Crop }) command.Options.Add(o);
+        foreach (var o in new Option[] { Weights, NumClasses }) command.Options.Add(o);
+        _size.AddTo(command);
     }
 
     /// <summary>The model with its weights, in eval mode; a warning on <paramref name="error"/> when it has no trained weights.</summary>
@@ -37,13 +37,5 @@ internal sealed class ImageModelOptions
         return net;
     }
 
-    public ImagePreprocessing Preprocessing(ParseResult parsed)
-    {
-        var p = ImagePreprocessing.For(parsed.GetValue(Model)!, parsed.GetValue(Weights));
-        if (parsed.GetValue(Resize) is { } resize) p = p with { ResizeSize = Positive(resize, "--resize") };
-        if (parsed.GetValue(Crop) is { } crop) p = p with { CropSize = Positive(crop, "--crop") };
-        return p;
-    }
-
-    static int Positive(int value, string option) => value > 0 ? value : throw new CliUsageException($"{option} must be positive, not {value}");
+    public ImagePreprocessing Preprocessing(ParseResult parsed) => _size.Apply(parsed, ImagePreprocessing.For(parsed.GetValue(Model)!, parsed.GetValue(Weights)));
 }

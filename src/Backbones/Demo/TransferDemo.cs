@@ -66,7 +66,9 @@ public static class TransferDemo
             written.AddRange(Pictures(model, validation, output, "transfer"));
             var summary = ModelSummary.Create(model, sample: [1, DemoModel.ImageSize, DemoModel.ImageSize]);
             string summaryFile = Path.Combine(output, "summary.txt");
-            IO.AtomicFile.Write(summaryFile, s => s.Write(System.Text.Encoding.UTF8.GetBytes(summary + "\n")));
+            var text = new StringWriter();
+            summary.WriteText(text, depth: 3);
+            IO.AtomicFile.Write(summaryFile, s => s.Write(System.Text.Encoding.UTF8.GetBytes(text.ToString())));
             written.Add(summaryFile);
         }
 

@@ -79,6 +79,7 @@ public static class Libtorch
                     "runtimes/<rid>/native folder.", e);
             }
             _initialised = true;
+            LibtorchContext.DisableNnpack();
         }
     }
 

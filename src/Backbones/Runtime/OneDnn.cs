@@ -57,13 +57,7 @@ public static class OneDnn
 
     static unsafe (IntPtr, IntPtr, IntPtr) FindEntry()
     {
-        Libtorch.EnsureLoaded();
-        string? folder = Path.GetDirectoryName(Libtorch.FindTorchSharpNative());
-        string library = folder is null ? "libtorch_cpu.so" : Path.Combine(folder, "libtorch_cpu.so");
-        if (!NativeLibrary.TryLoad(library, out var handle) && !NativeLibrary.TryLoad("libtorch_cpu.so", out handle))
-            throw new LibtorchUnavailableException($"cannot open {library} to switch oneDNN; is libtorch's CPU library next to libLibTorchSharp.so?");
-        // at::globalContext() and at::Context's mkldnn switch, exported from libtorch_cpu.so (Itanium C++ names).
-        var context = ((delegate* unmanaged<IntPtr>)NativeLibrary.GetExport(handle, "_ZN2at13globalContextEv"))();
+        var (context, handle) = LibtorchContext.Open("switch oneDNN");
         return (context, NativeLibrary.GetExport(handle, "_ZNK2at7Context17userEnabledMkldnnEv"), NativeLibrary.GetExport(handle, "_ZN2at7Context20setUserEnabledMkldnnEb"));
     }
 }

@@ -27,6 +27,7 @@ namespace Backbones.Training;
 public sealed class FineTuner : IDisposable
 {
     public const string LastFile = "last.pth", BestFile = "best.pth", MetricsFile = "metrics.jsonl", ReportFile = "report.json";
+    public const string CurvesFile = "curves.png", ConfusionFile = "confusion.png";
     public const string HeadGroup = "head", BackboneGroup = "backbone";
 
     readonly Backbone _model;
@@ -153,10 +154,12 @@ public sealed class FineTuner : IDisposable
                 BestConfusion = scored.Confusion;
                 state = state with { BestAccuracy = best, BestEpoch = bestEpoch, BestConfusion = scored.Confusion.Rows() };
                 state.Save(Path.Combine(runFolder, BestFile), _model, Optimizer);
+                TrainingCharts.WriteConfusion(Path.Combine(runFolder, ConfusionFile), scored.Confusion, $"{_model.Architecture}, epoch {epoch + 1} (best)");
             }
             state = state with { BestAccuracy = best, BestEpoch = bestEpoch };
             state.Save(last, _model, Optimizer);
             WriteMetrics(Path.Combine(runFolder, MetricsFile), metrics);
+            TrainingCharts.WriteCurves(Path.Combine(runFolder, CurvesFile), metrics, _model.Architecture);
             observer.OnEpoch(epochMetrics, isBest);
             if (cancellation.IsCancellationRequested && epoch + 1 < Options.Epochs)
                 return new FineTuneResult(metrics, bestEpoch, best, Interrupted: true, runFolder, BestConfusion);
@@ -213,6 +216,7 @@ public sealed class FineTuner : IDisposable
     public IReadOnlyDictionary<string, object?> Recipe() => new Dictionary<string, object?>
     {
         ["model"] = _model.Architecture,
+        ["weights"] = _model.LoadedWeights is { } w ? w.Catalogue?.Name ?? w.File : null,
         ["epochs"] = (long)Options.Epochs,
         ["batch_size"] = (long)Options.BatchSize,
         ["optimizer"] = Options.Optimizer.ToString().ToLowerInvariant(),
