@@ -16,8 +16,9 @@ internal static class DemoCommand
         var output = new Option<string?>("--output", "-o") { Description = $"Folder for the runs, summary, curves and activation maps (default: ./{DefaultFolder}, or a new sibling if it exists)" };
         var data = new Option<string?>("--data") { Description = "Folder with the demo's images and pretrained backbone (default: the copy shipped with the tool)" };
         var epochs = new Option<int?>("--epochs") { Description = $"Epochs of each training (default {TransferDemo.Recipe.Epochs})" };
+        var labels = new Option<int>("--labels") { Description = "Labelled training images per class, at most 100", DefaultValueFactory = _ => TransferDemo.LabelsPerClass };
         var command = new Command("demo", "Transfer learning vs training from scratch on Fashion-MNIST, in a few minutes");
-        foreach (var o in new Option[] { output, data, epochs }) command.Options.Add(o);
+        foreach (var o in new Option[] { output, data, epochs, labels }) command.Options.Add(o);
         command.SetAction(parsed =>
         {
             var stdout = parsed.InvocationConfiguration.Output;
@@ -29,7 +30,8 @@ internal static class DemoCommand
                 recipe = e >= 1 ? recipe with { Epochs = e } : throw new CliUsageException("--epochs must be at least 1");
             stdout.WriteLine($"Fashion-MNIST classes 5-9 ({string.Join(", ", TransferDemo.TargetClasses.Select(c => Data.IdxDataset.FashionMnistClasses[c]))}), writing to {Path.GetFullPath(folder)}");
             using var cancel = TrainingConsole.CancelOnCtrlC(stderr);
-            var result = TransferDemo.Run(source, folder, new TrainingConsole(stdout, stderr), recipe, cancel.Token);
+            if (parsed.GetValue(labels) is < 1 or > 100) throw new CliUsageException("--labels must be within 1..100");
+            var result = TransferDemo.Run(source, folder, new TrainingConsole(stdout, stderr), recipe, cancel.Token, parsed.GetValue(labels));
             if (result.Transfer.Interrupted || result.Scratch.Interrupted)
             {
                 stderr.WriteLine("interrupted");

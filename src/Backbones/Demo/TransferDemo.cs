@@ -29,24 +29,27 @@ public static class TransferDemo
     public const string TrainFilesPrefix = "fashion-mnist-5-9-train", ValidationFilesPrefix = "fashion-mnist-5-9-val";
     public const string CheckpointFile = "resnet10_w16-fashion-mnist-0-4.pth";
 
+    /// <summary>Labelled training images per class the demo fine-tunes on (the shipped files hold 100).</summary>
+    public const int LabelsPerClass = 60;
+
     /// <summary>The transferred model trains from layer3 on; stem, layer1 and layer2 (and their BatchNorms) stay as pretrained.</summary>
     public const string FreezeUntil = "layer3";
 
     public static FineTuneOptions Recipe { get; } = new()
     {
-        Epochs = 15, BatchSize = 32, Optimizer = OptimizerKind.Sgd, LearningRate = 0.05, WeightDecay = 5e-4, Schedule = ScheduleKind.Cosine, Seed = 0,
+        Epochs = 6, BatchSize = 32, Optimizer = OptimizerKind.Sgd, LearningRate = 0.05, WeightDecay = 5e-4, Schedule = ScheduleKind.Cosine, Seed = 0,
     };
 
     /// <summary>Runs both trainings from the files in <paramref name="dataFolder"/> and writes everything under <paramref name="output"/>.</summary>
     public static DemoResult Run(string dataFolder, string output, IFineTuneObserver? observer = null, FineTuneOptions? recipe = null,
-        CancellationToken cancellation = default)
+        CancellationToken cancellation = default, int labelsPerClass = LabelsPerClass)
     {
         recipe ??= Recipe;
         string checkpoint = Path.Combine(dataFolder, CheckpointFile);
         if (!File.Exists(checkpoint)) throw new FileNotFoundException($"the demo's pretrained backbone is missing: {checkpoint}", checkpoint);
         using var trainSet = Open(dataFolder, TrainFilesPrefix);
         using var validationSet = Open(dataFolder, ValidationFilesPrefix);
-        var train = new ClassSubset(trainSet, TargetClasses);
+        var train = new ClassSubset(trainSet, TargetClasses, labelsPerClass);
         var validation = new ClassSubset(validationSet, TargetClasses);
         foreach (var folder in new[] { "transfer", "scratch" })
             if (File.Exists(Path.Combine(output, folder, FineTuner.LastFile)))
