@@ -1,17 +1,25 @@
-"""torchvision.ops.roi_align forward and input gradient on random inputs and awkward boxes, for the RoiAlign tests.
+"""torchvision.ops.roi_align and MultiScaleRoIAlign, forward and input gradient, on random maps and awkward boxes,
+for the RoiAlign and MultiScaleRoiAlign tests.
 
 Usage: /usr/bin/python3 roi_align_reference.py OUT_DIR
 
 Writes OUT_DIR/roi_align.json, a list of cases {"name", "output_size", "spatial_scale", "sampling_ratio", "aligned"},
 and OUT_DIR/roi_align.pth mapping NAME/input, NAME/rois ([K, 5]), NAME/grad_output, NAME/output and
 NAME/grad_input (the gradient of sum(output * grad_output) with respect to input) to tensors.
+
+Writes OUT_DIR/multiscale.json, a list of cases {"name", "feature_keys" (the dict's order), "featmap_names",
+"output_size", "sampling_ratio", "image_shapes", "scales", "k_min", "k_max"} as MultiScaleRoIAlign worked them out,
+and OUT_DIR/multiscale.pth with NAME/feature/KEY, NAME/boxes/I (per image, [L, 4]), NAME/grad_output, NAME/output,
+NAME/grad/KEY (gradient of each pooled map) and NAME/levels (the LevelMapper's level per box, multi-level cases).
 """
 import json
 import os
 import sys
 
+from collections import OrderedDict
+
 import torch
-from torchvision.ops import roi_align
+from torchvision.ops import MultiScaleRoIAlign, roi_align
 
 
 def awkward_boxes(generator, image_h, image_w, images, dtype):
@@ -40,9 +48,58 @@ def awkward_boxes(generator, image_h, image_w, images, dtype):
     return torch.cat([index, boxes], 1).to(dtype)
 
 
+def boxes_in(generator, height, width, count):
+    """Boxes with sides log-uniform from 8 to 800 pixels, so that every pyramid level (and both clamps) gets some."""
+    side = torch.exp(torch.empty(count, 2, dtype=torch.float64).uniform_(2.1, 6.7, generator=generator))
+    corner = torch.rand(count, 2, generator=generator, dtype=torch.float64) * torch.tensor([width, height]) - side / 3
+    return torch.cat([corner, corner + side], 1).to(torch.float32)
+
+
+def multiscale(out_dir, generator):
+    cases, tensors = [], {}
+    # (name, image shapes, batched size, map keys and strides, featmap names, output size, sampling ratio)
+    fpn = [("0", 4), ("1", 8), ("2", 16), ("3", 32), ("pool", 64)]
+    settings = [
+        ("fpn_7", [(200, 264), (184, 256)], (224, 288), fpn, ["0", "1", "2", "3"], (7, 7), 2),
+        ("fpn_14", [(200, 264), (184, 256)], (224, 288), fpn, ["0", "1", "2", "3"], (14, 14), 2),
+        ("fpn_odd_size", [(150, 201)], (150, 201), fpn, ["0", "1", "2", "3"], (7, 7), 2),
+        ("fpn_three_levels", [(120, 96)], (128, 96), fpn, ["1", "2", "3"], (4, 6), -1),
+        ("single_level", [(120, 96), (128, 90)], (128, 96), fpn, ["2"], (5, 4), 2),
+    ]
+    for name, image_shapes, batched, maps, names, output_size, sampling_ratio in settings:
+        features = OrderedDict()
+        for key, stride in maps:
+            # A ResNet's map size at this stride: ceil division, as strided convolutions give.
+            size = (-(-batched[0] // stride), -(-batched[1] // stride))
+            features[key] = torch.randn(len(image_shapes), 3, *size, generator=generator).requires_grad_(True)
+        boxes = [boxes_in(generator, h, w, 18) for h, w in image_shapes]
+        pooler = MultiScaleRoIAlign(names, output_size, sampling_ratio)
+        y = pooler(features, boxes, image_shapes)
+        grad_output = torch.randn(y.shape, generator=generator)
+        used = [k for k in features if k in names]
+        grads = torch.autograd.grad(y, [features[k] for k in used], grad_output)
+        cases.append({"name": name, "feature_keys": list(features), "featmap_names": names, "output_size": list(output_size),
+                      "sampling_ratio": sampling_ratio, "image_shapes": [list(s) for s in image_shapes],
+                      "scales": pooler.scales, "k_min": pooler.map_levels.k_min, "k_max": pooler.map_levels.k_max})
+        for key, value in features.items():
+            tensors[f"{name}/feature/{key}"] = value.detach()
+        for i, b in enumerate(boxes):
+            tensors[f"{name}/boxes/{i}"] = b
+        for key, g in zip(used, grads):
+            tensors[f"{name}/grad/{key}"] = g
+        tensors[f"{name}/grad_output"] = grad_output
+        tensors[f"{name}/output"] = y.detach()
+        if len(names) > 1:
+            tensors[f"{name}/levels"] = pooler.map_levels(boxes)
+    torch.save(tensors, os.path.join(out_dir, "multiscale.pth"))
+    with open(os.path.join(out_dir, "multiscale.json"), "w") as f:
+        json.dump(cases, f)
+
+
 def main():
     out_dir = sys.argv[1]
     generator = torch.Generator().manual_seed(20240611)
+    multiscale(out_dir, generator)
     cases, tensors = [], {}
     settings = []
     for dtype in (torch.float32, torch.float64):

@@ -24,10 +24,9 @@ public static class RoiAlign
         var (n, c, h, w) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3]);
         var (ph, pw) = outputSize;
         long k = rois.shape[0];
-        if (k == 0) return zeros([0, c, ph, pw], input.dtype, input.device).MoveToOuterDisposeScope();
         rois = rois.detach().to(input.dtype, input.device);
         var batch = rois[.., 0].to(ScalarType.Int64); // C++'s (int) cast truncates, as to(int64) does
-        long lowest = batch.min().item<long>(), highest = batch.max().item<long>();
+        long lowest = k == 0 ? 0 : batch.min().item<long>(), highest = k == 0 ? 0 : batch.max().item<long>();
         if (lowest < 0 || highest >= n)
             throw new ArgumentException($"RoiAlign: a roi has batch index {(lowest < 0 ? lowest : highest)}, but the input holds {n} image(s)", nameof(rois));
 
@@ -50,8 +49,9 @@ public static class RoiAlign
         var features = input.permute(0, 2, 3, 1).contiguous().view(n * h * w, c);
         var geometry = new Geometry(startH, startW, binH, binW, batch, ph, pw, h, w);
         Tensor result;
-        if (samplingRatio > 0)
-            result = Pool(features, geometry, arange(k, ScalarType.Int64, input.device), samplingRatio, samplingRatio);
+        // No rois still pass through the (empty) product, so the input gets its zero gradient as in torchvision.
+        if (samplingRatio > 0 || k == 0)
+            result = Pool(features, geometry, arange(k, ScalarType.Int64, input.device), Math.Max(samplingRatio, 1), Math.Max(samplingRatio, 1));
         else
             result = PoolAdaptive(features, geometry, binH.ceil().to(ScalarType.Int64), binW.ceil().to(ScalarType.Int64), c);
         return result.MoveToOuterDisposeScope();
@@ -142,7 +142,7 @@ public static class RoiAlign
         var rows = arange(bins, ScalarType.Int64, features.device).repeat_interleave(perBin);
         var matrix = sparse_coo_tensor(stack([rows, columns]), values, [bins, features.shape[0]]);
         var sums = mm(matrix, features) / (double)(gridH * gridW);
-        return sums.view(k, g.PooledH, g.PooledW, -1).permute(0, 3, 1, 2).contiguous().MoveToOuterDisposeScope();
+        return sums.view(k, g.PooledH, g.PooledW, features.shape[1]).permute(0, 3, 1, 2).contiguous().MoveToOuterDisposeScope();
     }
 
     /// <summary>
