@@ -12,15 +12,20 @@ frozen_bn writes, from torch.manual_seed(0):
 fpn writes:
   OUTDIR/fpn.weights.pth   resnet_fpn_backbone(MODEL, weights=None, trainable_layers=T, returned_layers=R)'s state dict,
                            FrozenBatchNorm2d statistics and affine terms perturbed, FPN biases random;
+  OUTDIR/fpn_legacy.weights.pth  the same with the FPN keys as before torchvision 0.13 (inner_blocks.0.weight, no '.0')
+                           and _metadata version 1 for 'fpn', which torchvision itself loads (checked here);
+  OUTDIR/resnet.weights.pth  a plain torchvision MODEL's state dict (BatchNorm2d, num_batches_tracked 7, fc) holding the
+                           body's tensors, as an ImageNet checkpoint would;
   OUTDIR/fpn.io.pth        {'input': x [1, 3, S, S+32], 'outputs': {name: FPN output}, 'names': output names in order,
                             'keys': [[key, dtype, shape], ...] of state_dict() in order,
-                            'requires_grad': {parameter name: bool}}.
+                            'requires_grad': {str(t): {parameter name: requires_grad}} for trainable_layers t in 0..5}.
 """
 import argparse
 import os
 from collections import OrderedDict
 
 import torch
+import torchvision
 from torchvision.models.detection.backbone_utils import resnet_fpn_backbone
 from torchvision.ops import FrozenBatchNorm2d
 
@@ -76,7 +81,30 @@ def fpn(outdir, model, trainable, returned, size):
     with torch.no_grad():
         out = net(x)
     keys = [[k, str(v.dtype).replace("torch.", ""), list(v.shape)] for k, v in state.items()]
-    requires_grad = OrderedDict((k, p.requires_grad) for k, p in net.named_parameters())
+    requires_grad = OrderedDict()
+    for t in range(6):
+        built = resnet_fpn_backbone(backbone_name=model, weights=None, trainable_layers=t, returned_layers=returned)
+        requires_grad[str(t)] = OrderedDict((k, p.requires_grad) for k, p in built.named_parameters())
+
+    legacy = OrderedDict()
+    for k, v in state.items():
+        legacy[k.replace(".0.weight", ".weight").replace(".0.bias", ".bias") if k.startswith("fpn.") else k] = v
+    legacy._metadata = OrderedDict((k, dict(v)) for k, v in state._metadata.items())
+    legacy._metadata["fpn"]["version"] = 1
+    check = resnet_fpn_backbone(backbone_name=model, weights=None, trainable_layers=trainable, returned_layers=returned)
+    check.load_state_dict(legacy)
+    check.eval()
+    with torch.no_grad():
+        assert all(torch.equal(a, b) for a, b in zip(check(x).values(), out.values()))
+    torch.save(legacy, os.path.join(outdir, "fpn_legacy.weights.pth"))
+
+    plain = getattr(torchvision.models, model)(weights=None).state_dict()
+    for k in plain:
+        if "body." + k in state:
+            plain[k] = state["body." + k].clone()
+        elif k.endswith("num_batches_tracked"):
+            plain[k] = torch.tensor(7)
+    torch.save(plain, os.path.join(outdir, "resnet.weights.pth"))
     torch.save({"input": x, "outputs": OrderedDict((k, v) for k, v in out.items()), "names": list(out.keys()),
                 "keys": keys, "requires_grad": requires_grad}, os.path.join(outdir, "fpn.io.pth"))
 
