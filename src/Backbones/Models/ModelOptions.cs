@@ -22,6 +22,12 @@ public sealed record ModelOptions
     public bool[]? ReplaceStrideWithDilation { get; init; }
 
     /// <summary>
+    /// ResNet family: builds each norm layer from its channel count (torchvision's norm_layer), e.g.
+    /// <c>c => new Detection.FrozenBatchNorm2d(c)</c> for detection backbones; null for BatchNorm2d.
+    /// </summary>
+    public Func<long, TorchSharp.torch.nn.Module<TorchSharp.torch.Tensor, TorchSharp.torch.Tensor>>? NormLayer { get; init; }
+
+    /// <summary>
     /// Weights to load: a weights set of the catalogue (<c>IMAGENET1K_V2</c>, <c>DEFAULT</c>, <c>ResNet50_Weights.IMAGENET1K_V2</c>),
     /// taken from torch hub's cache or downloaded into it, or the path of a .pth/.safetensors file; null for fresh weights.
     /// </summary>

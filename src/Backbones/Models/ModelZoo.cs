@@ -53,6 +53,8 @@ public static class ModelZoo
         if (!Entries.Value.TryGetValue(name, out var entry))
             throw new ArgumentException($"unknown model '{name}'; known: {string.Join(", ", List())}", nameof(name));
         options ??= ModelOptions.Default;
+        if (options.NormLayer is not null && entry.Family != "resnet")
+            throw new ArgumentException($"ModelOptions.NormLayer applies to the ResNet family (resnet*, resnext*, wide_resnet*), not {name}", nameof(options));
         var model = entry.Build(options);
         model.Architecture = name;
         if (options.Weights is { } weights)

@@ -18,22 +18,25 @@ public sealed class ResNet : Backbone
         public const int Expansion = 1;
         // Declaration order is registration order, which is state-dict order: torchvision's.
         readonly Conv2d conv1;
-        readonly BatchNorm2d bn1;
+        readonly Module<Tensor, Tensor> bn1;
         readonly ReLU relu;
         readonly Conv2d conv2;
-        readonly BatchNorm2d bn2;
+        readonly Module<Tensor, Tensor> bn2;
         readonly Sequential? downsample;
 
-        public BasicBlock(long inplanes, long planes, long stride, Sequential? downsample, long groups, long baseWidth, long dilation)
+        /// <param name="norm">Builds the norm layers (torchvision's norm_layer); null for BatchNorm2d.</param>
+        public BasicBlock(long inplanes, long planes, long stride, Sequential? downsample, long groups, long baseWidth, long dilation,
+            Func<long, Module<Tensor, Tensor>>? norm = null)
             : base(nameof(BasicBlock))
         {
             if (groups != 1 || baseWidth != 64) throw new ArgumentException("BasicBlock only supports groups=1 and base_width=64");
             if (dilation > 1) throw new ArgumentException("dilation > 1 is not supported in BasicBlock (as in torchvision)");
+            norm ??= Norm;
             conv1 = Conv2d(inplanes, planes, 3, stride: stride, padding: 1, bias: false);
-            bn1 = BatchNorm2d(planes);
+            bn1 = norm(planes);
             relu = ReLU(inplace: true);
             conv2 = Conv2d(planes, planes, 3, padding: 1, bias: false);
-            bn2 = BatchNorm2d(planes);
+            bn2 = norm(planes);
             this.downsample = downsample;
             RegisterComponents();
         }
@@ -53,24 +56,27 @@ public sealed class ResNet : Backbone
     {
         public const int Expansion = 4;
         readonly Conv2d conv1;
-        readonly BatchNorm2d bn1;
+        readonly Module<Tensor, Tensor> bn1;
         readonly Conv2d conv2;
-        readonly BatchNorm2d bn2;
+        readonly Module<Tensor, Tensor> bn2;
         readonly Conv2d conv3;
-        readonly BatchNorm2d bn3;
+        readonly Module<Tensor, Tensor> bn3;
         readonly ReLU relu;
         readonly Sequential? downsample;
 
-        public Bottleneck(long inplanes, long planes, long stride, Sequential? downsample, long groups, long baseWidth, long dilation)
+        /// <param name="norm">Builds the norm layers (torchvision's norm_layer); null for BatchNorm2d.</param>
+        public Bottleneck(long inplanes, long planes, long stride, Sequential? downsample, long groups, long baseWidth, long dilation,
+            Func<long, Module<Tensor, Tensor>>? norm = null)
             : base(nameof(Bottleneck))
         {
             long width = (long)(planes * (baseWidth / 64.0)) * groups;
+            norm ??= Norm;
             conv1 = Conv2d(inplanes, width, 1, bias: false);
-            bn1 = BatchNorm2d(width);
+            bn1 = norm(width);
             conv2 = Conv2d(width, width, 3, stride: stride, padding: dilation, dilation: dilation, groups: groups, bias: false);
-            bn2 = BatchNorm2d(width);
+            bn2 = norm(width);
             conv3 = Conv2d(width, planes * Expansion, 1, bias: false);
-            bn3 = BatchNorm2d(planes * Expansion);
+            bn3 = norm(planes * Expansion);
             relu = ReLU(inplace: true);
             this.downsample = downsample;
             RegisterComponents();
@@ -90,7 +96,7 @@ public sealed class ResNet : Backbone
     public enum BlockKind { Basic, Bottleneck }
 
     Conv2d conv1;
-    readonly BatchNorm2d bn1;
+    readonly Module<Tensor, Tensor> bn1;
     readonly ReLU relu;
     readonly MaxPool2d maxpool;
     readonly Sequential layer1, layer2, layer3, layer4;
@@ -113,6 +119,7 @@ public sealed class ResNet : Backbone
         _expansion = kind == BlockKind.Basic ? BasicBlock.Expansion : Bottleneck.Expansion;
         var dilate = options.ReplaceStrideWithDilation ?? [false, false, false];
         if (dilate.Length != 3) throw new ArgumentException("ReplaceStrideWithDilation needs three values (layer2, layer3, layer4)");
+        var norm = options.NormLayer ?? Norm;
 
         long inplanes = stemWidth, dilation = 1;
         Sequential MakeLayer(long planes, int blocks, long stride, bool dilateStage)
@@ -125,15 +132,15 @@ public sealed class ResNet : Backbone
             }
             Sequential? downsample = null;
             if (stride != 1 || inplanes != planes * _expansion)
-                downsample = Sequential(Conv2d(inplanes, planes * _expansion, 1, stride: stride, bias: false), BatchNorm2d(planes * _expansion));
-            var modules = new List<Module<Tensor, Tensor>> { Block(kind, inplanes, planes, stride, downsample, groups, widthPerGroup, previousDilation) };
+                downsample = Sequential(Conv2d(inplanes, planes * _expansion, 1, stride: stride, bias: false), norm(planes * _expansion));
+            var modules = new List<Module<Tensor, Tensor>> { Block(kind, inplanes, planes, stride, downsample, groups, widthPerGroup, previousDilation, norm) };
             inplanes = planes * _expansion;
-            for (int i = 1; i < blocks; i++) modules.Add(Block(kind, inplanes, planes, 1, null, groups, widthPerGroup, dilation));
+            for (int i = 1; i < blocks; i++) modules.Add(Block(kind, inplanes, planes, 1, null, groups, widthPerGroup, dilation, norm));
             return Sequential(modules);
         }
 
         conv1 = Conv2d(options.InChannels, stemWidth, 7, stride: 2, padding: 3, bias: false);
-        bn1 = BatchNorm2d(stemWidth);
+        bn1 = norm(stemWidth);
         relu = ReLU(inplace: true);
         maxpool = MaxPool2d(3, stride: 2, padding: 1);
         layer1 = MakeLayer(stemWidth, layers[0], 1, false);
@@ -151,10 +158,13 @@ public sealed class ResNet : Backbone
         this.Initialize(InitPolicy.TorchvisionResNet);
     }
 
-    static Module<Tensor, Tensor> Block(BlockKind kind, long inplanes, long planes, long stride, Sequential? downsample, long groups, long baseWidth, long dilation) =>
+    static Module<Tensor, Tensor> Block(BlockKind kind, long inplanes, long planes, long stride, Sequential? downsample, long groups, long baseWidth, long dilation,
+        Func<long, Module<Tensor, Tensor>> norm) =>
         kind == BlockKind.Basic
-            ? new BasicBlock(inplanes, planes, stride, downsample, groups, baseWidth, dilation)
-            : new Bottleneck(inplanes, planes, stride, downsample, groups, baseWidth, dilation);
+            ? new BasicBlock(inplanes, planes, stride, downsample, groups, baseWidth, dilation, norm)
+            : new Bottleneck(inplanes, planes, stride, downsample, groups, baseWidth, dilation, norm);
+
+    static Module<Tensor, Tensor> Norm(long channels) => BatchNorm2d(channels);
 
     public override Tensor ForwardFeatures(Tensor x)
     {

@@ -9,7 +9,8 @@ namespace Backbones.Transfer;
 /// by position, after optional key rules, and reports loaded, skipped, missing, unexpected and shape-mismatched keys.
 /// With <c>strict</c>, any of the last three is an error raised before anything is copied. As PyTorch's BatchNorm
 /// does, a <c>num_batches_tracked</c> counter absent from a checkpoint older than the counter (no <c>_metadata</c>,
-/// or version below 2) is set to 0, not missing.
+/// or version below 2) is set to 0, not missing; and as torchvision's FrozenBatchNorm2d does, a checkpoint's
+/// <c>num_batches_tracked</c> for a FrozenBatchNorm2d of the model (which keeps none) is skipped, not unexpected.
 /// </summary>
 public static class WeightLoading
 {
@@ -22,8 +23,8 @@ public static class WeightLoading
         var target = model.OrderedStateDict();
         var (pairs, report) = options.ByPosition is { } positional
             ? PairByPosition(target, source, plan, positional)
-            : PairByName(target, source, plan);
-        report = report with { Skipped = plan.Skipped };
+            : PairByName(model, target, source, plan);
+        report = report with { Skipped = [.. plan.Skipped, .. report.Skipped] };
         if (options.Strict && !report.IsComplete) throw new InvalidOperationException("state dict does not match the model: " + report);
 
         using (no_grad())
@@ -35,7 +36,7 @@ public static class WeightLoading
         return report;
     }
 
-    static (List<(Tensor, string)>, LoadReport) PairByName(IReadOnlyList<KeyValuePair<string, Tensor>> target, StateDict source, KeyPlan plan)
+    static (List<(Tensor, string)>, LoadReport) PairByName(nn.Module model, IReadOnlyList<KeyValuePair<string, Tensor>> target, StateDict source, KeyPlan plan)
     {
         var fileKeyOf = plan.Mapped.ToDictionary(m => m.Name, m => m.FileKey, StringComparer.Ordinal);
         var pairs = new List<(Tensor, string)>();
@@ -62,8 +63,12 @@ public static class WeightLoading
             }
         }
         var modelKeys = target.Select(kv => kv.Key).ToHashSet(StringComparer.Ordinal);
-        var unexpected = plan.Mapped.Where(m => !modelKeys.Contains(m.Name)).Select(m => m.FileKey).ToList();
-        return (pairs, new LoadReport(loaded, missing, unexpected, mismatched, defaulted) { Sources = sources });
+        var extra = plan.Mapped.Where(m => !modelKeys.Contains(m.Name)).ToList();
+        var frozen = FrozenCounters(model, extra.Select(m => m.Name));
+        var unexpected = extra.Where(m => !frozen.Contains(m.Name)).Select(m => m.FileKey).ToList();
+        var skipped = extra.Where(m => frozen.Contains(m.Name))
+            .Select(m => (m.FileKey, "FrozenBatchNorm2d keeps no batch counter (torchvision drops it on load)")).ToList();
+        return (pairs, new LoadReport(loaded, missing, unexpected, mismatched, defaulted) { Sources = sources, Skipped = skipped });
     }
 
     /// <summary>
@@ -117,6 +122,17 @@ public static class WeightLoading
     }
 
     const string BatchCounter = ".num_batches_tracked";
+
+    /// <summary>Of <paramref name="names"/> (not in the model), the batch counters of the model's FrozenBatchNorm2d layers.</summary>
+    static HashSet<string> FrozenCounters(nn.Module model, IEnumerable<string> names)
+    {
+        const string counter = "num_batches_tracked";
+        var counters = names.Where(k => k == counter || k.EndsWith(BatchCounter, StringComparison.Ordinal)).ToList();
+        if (counters.Count == 0) return [];
+        var frozen = model.named_modules().Where(m => m.module is Detection.FrozenBatchNorm2d).Select(m => m.name).ToHashSet(StringComparer.Ordinal);
+        if (model is Detection.FrozenBatchNorm2d) frozen.Add("");
+        return counters.Where(k => frozen.Contains(k[..^counter.Length].TrimEnd('.'))).ToHashSet(StringComparer.Ordinal);
+    }
 
     /// <summary>BatchNorm's rule: the counter arrived with module version 2; older checkpoints lack it.</summary>
     static bool PredatesBatchCounter(StateDict source, string key)
