@@ -101,8 +101,6 @@ public sealed class FineTuner : IDisposable
         }
 
         var metrics = state.Metrics.ToList();
-        double best = state.BestAccuracy;
-        int bestEpoch = state.BestEpoch;
         long step = state.Step;
         for (int epoch = state.EpochsDone; epoch < Options.Epochs; epoch++)
         {
@@ -133,10 +131,10 @@ public sealed class FineTuner : IDisposable
                     var partial = state with
                     {
                         EpochsDone = epoch, Step = step, EpochStep = done, PartialLossSum = lossSum, PartialCorrect = correct, PartialSeen = seen,
-                        Metrics = metrics, BestAccuracy = best, BestEpoch = bestEpoch,
+                        Metrics = metrics,
                     };
                     partial.Save(last, _model, Optimizer);
-                    return new FineTuneResult(metrics, bestEpoch, best, Interrupted: true, runFolder, BestConfusion);
+                    return new FineTuneResult(metrics, state.BestEpoch, state.BestAccuracy, Interrupted: true, runFolder, BestConfusion);
                 }
             }
             double trainSeconds = clock.Elapsed.TotalSeconds;
@@ -145,27 +143,24 @@ public sealed class FineTuner : IDisposable
             var epochMetrics = new EpochMetrics(epoch + 1, lossSum / seen, correct / (double)seen, scored.Loss, scored.Top1, scored.Top5,
                 rates, clock.Elapsed.TotalSeconds, seenHere / trainSeconds);
             metrics.Add(epochMetrics);
-            bool isBest = metrics.Count == 1 || scored.Top1 > best;
+            bool isBest = metrics.Count == 1 || scored.Top1 > state.BestAccuracy;
             state = state with { EpochsDone = epoch + 1, Step = step, EpochStep = 0, PartialLossSum = 0, PartialCorrect = 0, PartialSeen = 0, Metrics = metrics };
             if (isBest)
             {
-                best = scored.Top1;
-                bestEpoch = epoch + 1;
                 BestConfusion = scored.Confusion;
-                state = state with { BestAccuracy = best, BestEpoch = bestEpoch, BestConfusion = scored.Confusion.Rows() };
+                state = state with { BestAccuracy = scored.Top1, BestEpoch = epoch + 1, BestConfusion = scored.Confusion.Rows() };
                 state.Save(Path.Combine(runFolder, BestFile), _model, Optimizer);
                 TrainingCharts.WriteConfusion(Path.Combine(runFolder, ConfusionFile), scored.Confusion, $"{_model.Architecture}, epoch {epoch + 1} (best)");
             }
-            state = state with { BestAccuracy = best, BestEpoch = bestEpoch };
             state.Save(last, _model, Optimizer);
             WriteMetrics(Path.Combine(runFolder, MetricsFile), metrics);
             TrainingCharts.WriteCurves(Path.Combine(runFolder, CurvesFile), metrics, _model.Architecture);
             observer.OnEpoch(epochMetrics, isBest);
             if (cancellation.IsCancellationRequested && epoch + 1 < Options.Epochs)
-                return new FineTuneResult(metrics, bestEpoch, best, Interrupted: true, runFolder, BestConfusion);
+                return new FineTuneResult(metrics, state.BestEpoch, state.BestAccuracy, Interrupted: true, runFolder, BestConfusion);
         }
         BestConfusion ??= state.BestConfusion is { } rows ? ConfusionMatrix.FromRows(_train.Dataset.Classes, rows) : null;
-        var result = new FineTuneResult(metrics, bestEpoch, best, Interrupted: false, runFolder, BestConfusion);
+        var result = new FineTuneResult(metrics, state.BestEpoch, state.BestAccuracy, Interrupted: false, runFolder, BestConfusion);
         TrainingReport.Write(Path.Combine(runFolder, ReportFile), this, result);
         return result;
     }

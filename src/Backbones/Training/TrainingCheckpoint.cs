@@ -38,6 +38,8 @@ public sealed record TrainingCheckpoint
     /// <summary>Writes the checkpoint atomically with the model's state and the optimizer's.</summary>
     public void Save(string path, nn.Module model, TrainingOptimizer optimizer)
     {
+        // The optimizer's state dict makes Adam's step counters as new scalar tensors: they die with this scope.
+        using var scope = NewDisposeScope();
         var state = new PyDict { Ordered = true };
         foreach (var (key, tensor) in model.OrderedStateDict()) state[key] = tensor;
         var root = new PyDict
@@ -56,7 +58,6 @@ public sealed record TrainingCheckpoint
             ["classes"] = Classes.Cast<object?>().ToList(),
             ["args"] = ToPyDict(Recipe),
         };
-        using var scope = NewDisposeScope();
         Checkpoint.Save(path, root, CheckpointFormat.PthZip);
     }
 

@@ -56,7 +56,8 @@ public sealed class TrainingOptimizer : IDisposable
     public PyDict ToStateDict()
     {
         var state = new PyDict();
-        var live = _optimizer.state_dict().State;
+        var saved = _optimizer.state_dict();
+        var live = saved.State;
         for (int i = 0; i < live.Count; i++)
         {
             var entry = StateOf(live[i]);
@@ -64,7 +65,7 @@ public sealed class TrainingOptimizer : IDisposable
         }
         var groups = new List<object?>();
         int index = 0;
-        var options = _optimizer.state_dict().Options;
+        var options = saved.Options;
         for (int g = 0; g < Groups.Count; g++)
         {
             var group = GroupSettings(options[g]);
@@ -85,7 +86,8 @@ public sealed class TrainingOptimizer : IDisposable
     {
         if (saved.GetValueOrDefault("param_groups") is not System.Collections.IList groups || groups.Count != Groups.Count)
             throw new InvalidDataException($"{source}: the optimizer state has {Count(saved.GetValueOrDefault("param_groups"))} parameter groups, this run has {Groups.Count}");
-        var options = _optimizer.state_dict().Options;
+        var current = _optimizer.state_dict();
+        var options = current.Options;
         for (int g = 0; g < Groups.Count; g++)
         {
             if (groups[g] is not PyDict group || group.GetValueOrDefault("params") is not System.Collections.IList ids || ids.Count != Groups[g].Parameters.Count)
@@ -93,7 +95,7 @@ public sealed class TrainingOptimizer : IDisposable
             if (group.GetValueOrDefault("lr") is double lr) options[g].LearningRate = lr;
         }
         var state = saved.GetValueOrDefault("state") as PyDict ?? throw new InvalidDataException($"{source}: the optimizer state has no 'state' dictionary");
-        var live = _optimizer.state_dict().State;
+        var live = current.State;
         foreach (var (key, value) in state)
         {
             int i = Convert.ToInt32(key, System.Globalization.CultureInfo.InvariantCulture);
