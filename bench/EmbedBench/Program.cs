@@ -29,7 +29,7 @@ for (int i = 0; i < args.Length; i += 2)
     }
 }
 
-string repo = FindRepo();
+string repo = BenchProcess.FindRepo();
 string results = Path.Combine(repo, "bench", "results");
 string data = Path.Combine(results, "data");
 string folder = Path.Combine(data, $"embed-{images}");
@@ -37,7 +37,7 @@ string weights = Path.Combine(data, "resnet50.pth");
 string scratch = Directory.CreateTempSubdirectory("embedbench").FullName;
 Prepare();
 
-var loadStart = File.ReadAllText("/proc/loadavg").Trim();
+var loadStart = BenchProcess.LoadAverage();
 var preprocessing = ImagePreprocessing.For("resnet50", "IMAGENET1K_V2"); // 232 / 224, bilinear, antialiased
 var files = ImageFile.List(folder);
 Console.WriteLine($"{files.Count} JPEGs in {folder}; ResNet-50, batch {batch}, {workers} decoding workers; {preprocessing}");
@@ -60,19 +60,19 @@ for (int round = 0; round < rounds; round++)
         string output = Path.Combine(scratch, $"{engine}-{round}.npy");
         double seconds = engine.StartsWith("ours") ? Ours(output, engine == "ours 1t" ? 1 : defaultThreads) : Torch(output, engine == "torch+heap" ? heapEnvironment : null);
         samples[engine].Add(files.Count / seconds);
-        Console.WriteLine($"round {round + 1}: {engine,-10} {files.Count / seconds,7:F2} images/s ({seconds:F1} s)   load {File.ReadAllText("/proc/loadavg").Trim()}");
+        Console.WriteLine($"round {round + 1}: {engine,-10} {files.Count / seconds,7:F2} images/s ({seconds:F1} s)   load {BenchProcess.LoadAverage()}");
     }
-    loads.Add(File.ReadAllText("/proc/loadavg").Trim());
+    loads.Add(BenchProcess.LoadAverage());
     if (round == 0) Compare(Path.Combine(scratch, "ours-0.npy"), Path.Combine(scratch, "torch-0.npy"));
     foreach (var f in Directory.GetFiles(scratch, "*.npy")) File.Delete(f);
 }
 
 var ratios = engines.Skip(1).ToDictionary(e => e, e => samples["ours"].Zip(samples[e], (o, t) => o / t).ToList());
-string Summary(IList<double> v) => $"{Median(v):F2} ({v.Min():F2}-{v.Max():F2})";
+string Spread(IList<double> v) => Summary.Of(v) is var s ? $"{s.Median:F2} ({s.Min:F2}-{s.Max:F2})" : "";
 Console.WriteLine($"\nimages/s, median (min-max) of {rounds} rounds:");
-foreach (var e in engines) Console.WriteLine($"  {e,-10} {Summary(samples[e])}");
-foreach (var (e, r) in ratios) Console.WriteLine($"  ours / {e}, round by round: {Summary(r)}");
-string loadEnd = File.ReadAllText("/proc/loadavg").Trim();
+foreach (var e in engines) Console.WriteLine($"  {e,-10} {Spread(samples[e])}");
+foreach (var (e, r) in ratios) Console.WriteLine($"  ours / {e}, round by round: {Spread(r)}");
+string loadEnd = BenchProcess.LoadAverage();
 Console.WriteLine($"load average at end: {loadEnd}");
 File.WriteAllText(Path.Combine(results, "embed.json"), JsonSerializer.Serialize(new
 {
@@ -80,8 +80,8 @@ File.WriteAllText(Path.Combine(results, "embed.json"), JsonSerializer.Serialize(
     images = files.Count, batch, workers, ours_default_threads = defaultThreads, preprocessing = preprocessing.ToString(), cores = Environment.ProcessorCount,
     load_start = loadStart, load_after_round = loads, load_end = loadEnd,
     images_per_second = samples, ratio_ours_over = ratios,
-    median = samples.ToDictionary(kv => kv.Key, kv => Median(kv.Value)),
-    median_ratio = ratios.ToDictionary(kv => kv.Key, kv => Median(kv.Value)),
+    median = samples.ToDictionary(kv => kv.Key, kv => Summary.Of(kv.Value).Median),
+    median_ratio = ratios.ToDictionary(kv => kv.Key, kv => Summary.Of(kv.Value).Median),
 }, new JsonSerializerOptions { WriteIndented = true }));
 Directory.Delete(scratch, recursive: true);
 return 0;
@@ -161,15 +161,3 @@ static (int Code, string Output, string Error) Run(string program, Dictionary<st
     return (process.ExitCode, output.Result, error.Result);
 }
 
-static double Median(IList<double> values)
-{
-    var sorted = values.Order().ToList();
-    return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2;
-}
-
-static string FindRepo()
-{
-    for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        if (File.Exists(Path.Combine(dir.FullName, "Backbones.sln"))) return dir.FullName;
-    throw new InvalidOperationException("run from inside the repository");
-}

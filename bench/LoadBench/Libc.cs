@@ -21,14 +21,6 @@ static partial class Libc
     /// <summary>Hands every free page back to the kernel: the next allocations are fresh pages, as in a new process.</summary>
     public static void ReleaseFreedMemory() => malloc_trim(0);
 
-    /// <summary>Minor page faults of the whole process so far (field 10 of /proc/self/stat).</summary>
-    public static long MinorPageFaults()
-    {
-        string stat = File.ReadAllText("/proc/self/stat");
-        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' '); // the name in parentheses may hold spaces
-        return long.Parse(fields[7], System.Globalization.CultureInfo.InvariantCulture);
-    }
-
     [LibraryImport("libc.so.6")]
     private static partial int mallopt(int param, int value);
 

@@ -32,7 +32,7 @@ for (int i = 0; i < args.Length; i++)
 // with no page fault the guest can see, which would blur 'reused' with 'fresh'.
 Libc.KeepFreedMemory();
 
-string repo = FindRepo();
+string repo = BenchProcess.FindRepo();
 string results = Path.Combine(repo, "bench", "results");
 string file = Path.Combine(results, "data", "resnet50.pth");
 if (!File.Exists(file)) Generate(repo, file);
@@ -101,10 +101,10 @@ foreach (string memory in memories)
 }
 
 // Ratios are taken round by round (same round, same conditions), then summarised.
-var summary = samples.ToDictionary(m => m.Key, m => m.Value.ToDictionary(s => s.Key, s => Stats(s.Value)));
+var summary = samples.ToDictionary(m => m.Key, m => m.Value.ToDictionary(s => s.Key, s => Summary.Of(s.Value)));
 string[] ourLoaders = [Ours, OursNoCrc];
 var ratios = samples.ToDictionary(m => m.Key, m => ourLoaders.SelectMany(o => m.Value.Keys.Where(n => !ourLoaders.Contains(n)).Select(n =>
-    (Name: $"{o} / {n}", Value: Stats(m.Value[o].Zip(m.Value[n], (a, b) => a / b).ToList())))).ToDictionary(r => r.Name, r => r.Value));
+    (Name: $"{o} / {n}", Value: Summary.Of(m.Value[o].Zip(m.Value[n], (a, b) => a / b).ToList())))).ToDictionary(r => r.Name, r => r.Value));
 var goals = ratios.ToDictionary(m => m.Key, m => ourLoaders.SelectMany(o => new[]
 {
     ($"{o} <= 1.5x plain read (median ratio)", m.Value[$"{o} / {PlainRead}"].Median <= 1.5),
@@ -170,11 +170,11 @@ static (int Tensors, long Bytes) CountOurs(string file)
 // Wall time, and the page faults the process took meanwhile (each one a new page: the cost 'fresh' measures).
 static Sample Measure(Action action)
 {
-    long faults = Libc.MinorPageFaults();
+    long faults = BenchProcess.MinorPageFaults();
     long start = Stopwatch.GetTimestamp();
     action();
     var elapsed = Stopwatch.GetElapsedTime(start);
-    return new Sample(elapsed.TotalSeconds, Libc.MinorPageFaults() - faults);
+    return new Sample(elapsed.TotalSeconds, BenchProcess.MinorPageFaults() - faults);
 }
 
 static Sample FromPeer((double Seconds, long Faults, int, long) load) => new(load.Seconds, load.Faults);
@@ -207,24 +207,6 @@ static void ReadInto(string file, Span<byte> buffer)
     }
 }
 
-static Summary Stats(List<double> values)
-{
-    var sorted = values.Order().ToArray();
-    int mid = sorted.Length / 2;
-    double median = sorted.Length % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-    return new Summary(sorted[0], median, sorted[^1]);
-}
-
-// The repository root: where bench/ sits beside Directory.Build.props (dotnet run keeps the caller's directory).
-static string FindRepo()
-{
-    foreach (var start in new[] { Environment.CurrentDirectory, AppContext.BaseDirectory })
-        for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "Directory.Build.props")) && Directory.Exists(Path.Combine(dir.FullName, "bench")))
-                return dir.FullName;
-    throw new DirectoryNotFoundException("run LoadBench from inside the repository");
-}
-
 // Random-weight ResNet-50 written by real PyTorch; generated in a scratch folder, moved in whole.
 static void Generate(string repo, string file)
 {
@@ -247,5 +229,3 @@ record Loader(string Name, Func<Sample> Run);
 
 record Sample(double Seconds, long PageFaults);
 
-/// <summary>Spread of a list of samples (named fields, so the JSON report shows them).</summary>
-record Summary(double Min, double Median, double Max);

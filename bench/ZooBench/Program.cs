@@ -39,14 +39,14 @@ for (int i = 0; i < args.Length; i++)
 }
 if (experiments is not null && !modelsGiven) models = ["resnet50"];
 
-string repo = FindRepo();
+string repo = BenchProcess.FindRepo();
 string results = Path.Combine(repo, "bench", "results");
 string data = Path.Combine(results, "data", "zoo");
 Directory.CreateDirectory(data);
 long[] checkShape = [2, 3, 224, 224];
 string checkInput = WriteCheckInput(Path.Combine(data, "input.bin"), checkShape);
 var known = ModelZoo.List();
-string loadStart = File.ReadAllText("/proc/loadavg").Trim();
+string loadStart = BenchProcess.LoadAverage();
 
 Phase[] phases = experiments switch
 {
@@ -72,7 +72,7 @@ foreach (var phase in skipped.Count < models.Length ? phases : [])
     foreach (var worker in workers.Values) worker.Dispose();
 }
 
-string loadEnd = File.ReadAllText("/proc/loadavg").Trim();
+string loadEnd = BenchProcess.LoadAverage();
 Console.WriteLine($"\nload average at end: {loadEnd}");
 var json = new
 {
@@ -159,7 +159,7 @@ object RunModel(string model, Phase phase, Dictionary<string, WorkerProcess> wor
         int iters = Math.Max(1, (images + batch - 1) / batch);
         var speed = live.ToDictionary(e => e.Name, _ => new double?[rounds]);
         var faults = live.ToDictionary(e => e.Name, _ => new double?[rounds]);
-        string load = File.ReadAllText("/proc/loadavg").Trim();
+        string load = BenchProcess.LoadAverage();
         Console.Error.Write($"{model} batch {batch} (load average {load}): ");
         for (int round = 0; round < warmup + rounds; round++)
         {
@@ -195,11 +195,11 @@ object RunModel(string model, Phase phase, Dictionary<string, WorkerProcess> wor
 // Prints one batch's table and returns it for the JSON report. Ratios are taken round by round, then summarised.
 object Summarise(string model, int batch, int iters, string load, Dictionary<string, double?[]> speed, Dictionary<string, double?[]> faults, (string, string)[] ratioPairs, Dictionary<string, string> wrong)
 {
-    var summary = speed.Where(s => s.Value.Any(v => v.HasValue)).ToDictionary(s => s.Key, s => Stats(s.Value));
+    var summary = speed.Where(s => s.Value.Any(v => v.HasValue)).ToDictionary(s => s.Key, s => Summary.Of(s.Value));
     var ratios = new Dictionary<string, Summary>();
     foreach (var (num, den) in ratioPairs.Where(p => summary.ContainsKey(p.Item1) && summary.ContainsKey(p.Item2)))
-        ratios[$"{num} / {den}{(wrong.ContainsKey(num) || wrong.ContainsKey(den) ? " (WRONG)" : "")}"] = Stats(speed[num].Zip(speed[den], (a, b) => a / b).ToArray());
-    var faultsPerImage = faults.Where(f => summary.ContainsKey(f.Key)).ToDictionary(f => f.Key, f => Stats(f.Value).Median);
+        ratios[$"{num} / {den}{(wrong.ContainsKey(num) || wrong.ContainsKey(den) ? " (WRONG)" : "")}"] = Summary.Of(speed[num].Zip(speed[den], (a, b) => a / b).ToArray());
+    var faultsPerImage = faults.Where(f => summary.ContainsKey(f.Key)).ToDictionary(f => f.Key, f => Summary.Of(f.Value).Median);
 
     Console.WriteLine($"{$"{model}, batch {batch} ({iters} forwards a sample)",-62} {"min img/s",10} {"median",8} {"max",8} {"faults/img",11}");
     foreach (var (name, s) in summary)
@@ -304,24 +304,6 @@ static bool TryInts(string text, out int[] values)
     return values.Length > 0 && values.All(v => v > 0);
 }
 
-static Summary Stats(double?[] samples)
-{
-    var sorted = samples.Where(v => v.HasValue).Select(v => v!.Value).Order().ToArray();
-    if (sorted.Length == 0) return new(double.NaN, double.NaN, double.NaN);
-    int mid = sorted.Length / 2;
-    return new(sorted[0], sorted.Length % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2, sorted[^1]);
-}
-
-// The repository root: where bench/ sits beside Directory.Build.props (dotnet run keeps the caller's directory).
-static string FindRepo()
-{
-    foreach (var start in new[] { Environment.CurrentDirectory, AppContext.BaseDirectory })
-        for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "Directory.Build.props")) && Directory.Exists(Path.Combine(dir.FullName, "bench")))
-                return dir.FullName;
-    throw new DirectoryNotFoundException("run ZooBench from inside the repository");
-}
-
 /// <summary>One engine: a name, its kind (torch, ours, ort), the variant its worker applies, and environment changes for its process (null removes).</summary>
 record EngineSpec(string Name, string Kind, JsonObject Variant, IReadOnlyDictionary<string, string?> Environment);
 
@@ -331,5 +313,3 @@ record EngineSpec(string Name, string Kind, JsonObject Variant, IReadOnlyDiction
 /// </summary>
 record Phase(string Name, EngineSpec[] Engines, (string, string)[] Ratios, bool TimeWrong = false);
 
-/// <summary>Spread of a list of samples (named fields, so the JSON report shows them).</summary>
-record Summary(double Min, double Median, double Max);

@@ -71,21 +71,14 @@ static class Worker
         };
     }
 
-    /// <summary>Minor page faults of this process so far (field 10 of /proc/self/stat): each one a page touched for the first time.</summary>
-    public static long MinorPageFaults()
-    {
-        string stat = File.ReadAllText("/proc/self/stat");
-        return long.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[7], System.Globalization.CultureInfo.InvariantCulture);
-    }
-
     /// <summary>Runs <paramref name="forward"/> <paramref name="iters"/> times; wall seconds and the page faults taken meanwhile.</summary>
     public static (double Seconds, long Faults) Measure(int iters, Action forward)
     {
-        long faults = MinorPageFaults();
+        long faults = BenchProcess.MinorPageFaults();
         long start = Stopwatch.GetTimestamp();
         for (int i = 0; i < iters; i++) forward();
         double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
-        return (seconds, MinorPageFaults() - faults);
+        return (seconds, BenchProcess.MinorPageFaults() - faults);
     }
 
     /// <summary>The check input (a few images) repeated to <paramref name="batch"/> images.</summary>

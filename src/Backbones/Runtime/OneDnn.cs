@@ -7,7 +7,8 @@ namespace Backbones.Runtime;
 /// Why: the oneDNN in libtorch 2.10 divides by the CPU's cache size when planning the backward pass of some strided
 /// 1×1 convolutions (ResNet-50's downsample in layer3 and layer4) and dies with SIGFPE on machines that hide their
 /// cache sizes, as many virtual machines do (fixed upstream in oneDNN PR #4990). Inference and the forward pass are
-/// unaffected, so the library turns oneDNN off only around backward passes: <c>using (OneDnn.Disable()) loss.backward();</c>
+/// unaffected. <see cref="GuardBackward"/> turns oneDNN off only in the backward of those convolutions (training at
+/// full speed); <see cref="Backward"/> and <see cref="Disable"/> turn it off for a whole backward pass (2-5 times slower).
 /// </summary>
 public static class OneDnn
 {
@@ -35,6 +36,9 @@ public static class OneDnn
         Enabled = false;
         return new Restore(previous);
     }
+
+    /// <summary>Until disposed, the backward of <paramref name="model"/>'s strided 1×1 convolutions runs with oneDNN off, the rest with it on.</summary>
+    public static OneDnnBackwardGuard GuardBackward(TorchSharp.torch.nn.Module model) => new(model);
 
     /// <summary>Runs a backward pass with oneDNN off (see the type's summary for why).</summary>
     public static void Backward(TorchSharp.torch.Tensor loss)

@@ -36,6 +36,7 @@ public sealed class FineTuner : IDisposable
     readonly DataLoader _train, _validation;
     readonly Device _device;
     readonly LearningRateSchedule _schedule;
+    readonly OneDnnBackwardGuard _oneDnnGuard;
     bool _frozen;
 
     public FineTuner(Backbone model, DataLoader train, DataLoader validation, FineTuneOptions options)
@@ -52,6 +53,7 @@ public sealed class FineTuner : IDisposable
         Options = options;
         _device = torch.device(options.Device);
         model.to(_device);
+        _oneDnnGuard = OneDnn.GuardBackward(model);
 
         // Groups before freezing, so frozen parameters are in their group when they are unfrozen.
         Groups = ParameterGroups.For(model)
@@ -176,7 +178,7 @@ public sealed class FineTuner : IDisposable
         var labels = batch.Labels.to(_device);
         var logits = _model.call(images);
         var loss = nn.functional.cross_entropy(logits, labels, label_smoothing: Options.LabelSmoothing);
-        OneDnn.Backward(loss);
+        loss.backward();
         Optimizer.Step();
         using var _ = no_grad();
         long right = logits.argmax(1).eq(labels).sum().item<long>();
@@ -253,7 +255,11 @@ public sealed class FineTuner : IDisposable
         AtomicFile.Write(path, stream => stream.Write(Encoding.UTF8.GetBytes(text.ToString())));
     }
 
-    public void Dispose() => Optimizer.Dispose();
+    public void Dispose()
+    {
+        _oneDnnGuard.Dispose();
+        Optimizer.Dispose();
+    }
 
     sealed class SilentObserver : IFineTuneObserver;
 }
