@@ -29,6 +29,7 @@ internal static class DemoCommand
             if (parsed.GetValue(epochs) is { } e)
                 recipe = e >= 1 ? recipe with { Epochs = e } : throw new CliUsageException("--epochs must be at least 1");
             stdout.WriteLine($"Fashion-MNIST classes 5-9 ({string.Join(", ", TransferDemo.TargetClasses.Select(c => Data.IdxDataset.FashionMnistClasses[c]))}), writing to {Path.GetFullPath(folder)}");
+            Runtime.NativeHeap.KeepFreedMemory(); // step after step of activations and gradients: reuse mapped pages
             using var cancel = TrainingConsole.CancelOnCtrlC(stderr);
             if (parsed.GetValue(labels) is < 1 or > 100) throw new CliUsageException("--labels must be within 1..100");
             var result = TransferDemo.Run(source, folder, new TrainingConsole(stdout, stderr), recipe, cancel.Token, parsed.GetValue(labels));

@@ -83,6 +83,7 @@ internal static class FinetuneCommand
                 new DataLoaderOptions { BatchSize = options.BatchSize, Seed = options.Seed, Workers = options.Workers, DropLast = folder.Train.Count % options.BatchSize == 1 });
             var validationLoader = new DataLoader(folder.Validation, new EvalTransform(preprocessing, inChannels),
                 new DataLoaderOptions { BatchSize = options.BatchSize, Shuffle = false, Workers = options.Workers });
+            Runtime.NativeHeap.KeepFreedMemory(); // step after step of large activations and gradients: reuse mapped pages
             using var tuner = new FineTuner(net, trainLoader, validationLoader, options);
             if (tuner.FreezeReport is { } frozen) stdout.WriteLine(frozen);
             stdout.WriteLine(tuner.Groups);
