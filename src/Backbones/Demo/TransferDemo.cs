@@ -44,11 +44,21 @@ public static class TransferDemo
     public static DemoResult Run(string dataFolder, string output, IFineTuneObserver? observer = null, FineTuneOptions? recipe = null,
         CancellationToken cancellation = default, int labelsPerClass = LabelsPerClass)
     {
-        recipe ??= Recipe;
-        string checkpoint = Path.Combine(dataFolder, CheckpointFile);
-        if (!File.Exists(checkpoint)) throw new FileNotFoundException($"the demo's pretrained backbone is missing: {checkpoint}", checkpoint);
         using var trainSet = Open(dataFolder, TrainFilesPrefix);
         using var validationSet = Open(dataFolder, ValidationFilesPrefix);
+        return Run(trainSet, validationSet, Path.Combine(dataFolder, CheckpointFile), output, observer, recipe, cancellation, labelsPerClass);
+    }
+
+    /// <summary>
+    /// The same comparison on any Fashion-MNIST-labelled sets (the full Debian set, for the benchmark): the first
+    /// <paramref name="labelsPerClass"/> images of each class 5–9 of <paramref name="trainSet"/> to train, every image of
+    /// those classes in <paramref name="validationSet"/> to validate.
+    /// </summary>
+    public static DemoResult Run(ILabeledDataset trainSet, ILabeledDataset validationSet, string checkpoint, string output, IFineTuneObserver? observer = null,
+        FineTuneOptions? recipe = null, CancellationToken cancellation = default, int labelsPerClass = LabelsPerClass)
+    {
+        recipe ??= Recipe;
+        if (!File.Exists(checkpoint)) throw new FileNotFoundException($"the demo's pretrained backbone is missing: {checkpoint}", checkpoint);
         var train = new ClassSubset(trainSet, TargetClasses, labelsPerClass);
         var validation = new ClassSubset(validationSet, TargetClasses);
         foreach (var folder in new[] { "transfer", "scratch" })
