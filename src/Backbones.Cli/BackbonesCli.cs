@@ -17,7 +17,11 @@ public static class BackbonesCli
 
     internal static readonly Option<bool> Debug = new("--debug") { Description = "Show the full .NET stack trace on errors", Recursive = true };
 
-    public static int Run(string[] args, TextWriter output, TextWriter error)
+    // No detector is built in yet: detect says so until Keypoint R-CNN is assembled (issue 8).
+    public static int Run(string[] args, TextWriter output, TextWriter error) => Run(args, output, error, detectors: null);
+
+    /// <param name="detectors">What detect runs: a detector for a model name and its weights.</param>
+    internal static int Run(string[] args, TextWriter output, TextWriter error, Func<string, string?, Detection.IDetector>? detectors)
     {
         var root = new RootCommand("Backbones: pretrained CNN backbones for .NET, PyTorch checkpoints without Python.")
         {
@@ -38,6 +42,7 @@ public static class BackbonesCli
             FinetuneCommand.Create(),
             EvaluateCommand.Create(),
             DemoCommand.Create(),
+            DetectCommand.Create(detectors),
         };
         root.Options.Add(Debug);
         var parsed = root.Parse(args);

@@ -91,7 +91,7 @@ public static class OnnxExporter
         if (backbone is null) throw new ArgumentException("exporting a module other than a zoo backbone needs OnnxExportOptions.InputShape");
         var firstConv = backbone.named_modules().FirstOrDefault(m => m.name == backbone.FirstConvPath).module as TorchSharp.Modules.Convolution
             ?? throw new OnnxExportException(backbone.FirstConvPath, null, "the first convolution is missing; give OnnxExportOptions.InputShape");
-        long size = weights?.Transforms.CropSize ?? 224;
+        long size = weights?.Transforms?.CropSize ?? 224;
         return [firstConv.in_channels, size, size];
     }
 
@@ -182,9 +182,8 @@ public static class OnnxExporter
     static IEnumerable<(string Key, string Value)> Metadata(string architecture, Backbone? backbone, WeightsInfo? weights, OnnxExportOptions options)
     {
         var entries = new List<(string, string)> { ("architecture", architecture), ("output", options.Output.ToString()) };
-        if (weights is not null)
+        if (weights is { Transforms: { } t })
         {
-            var t = weights.Transforms;
             entries.Add(("weights", weights.FullName));
             entries.Add(("resize_size", t.ResizeSize.ToString(CultureInfo.InvariantCulture)));
             entries.Add(("crop_size", t.CropSize.ToString(CultureInfo.InvariantCulture)));

@@ -4,8 +4,8 @@ using Colour = (byte R, byte G, byte B);
 namespace Backbones.Training;
 
 /// <summary>
-/// An RGB picture the training charts draw on: filled rectangles, anti-aliased lines and dots, bitmap text (upright or
-/// turned to read upwards), saved as PNG. Coordinates are continuous: pixel (i, j) covers [i, i + 1) × [j, j + 1).
+/// An RGB picture the training charts and detection pictures draw on: filled rectangles, anti-aliased lines and dots, bitmap
+/// text (upright or turned to read upwards), saved as PNG. Coordinates are continuous: pixel (i, j) covers [i, i + 1) × [j, j + 1).
 /// </summary>
 internal sealed class ChartCanvas
 {
@@ -17,6 +17,15 @@ internal sealed class ChartCanvas
         Height = height;
         _rgb = new byte[checked(width * height * 3)];
         Fill(0, 0, width, height, background);
+    }
+
+    /// <summary>A canvas over a copy of a picture: <paramref name="rgb"/> is height × width × RGB bytes.</summary>
+    public ChartCanvas(int width, int height, byte[] rgb)
+    {
+        if (rgb.Length != (long)width * height * 3) throw new ArgumentException($"{rgb.Length} bytes are not {width} × {height} × 3", nameof(rgb));
+        Width = width;
+        Height = height;
+        _rgb = (byte[])rgb.Clone();
     }
 
     public int Width { get; }
@@ -115,6 +124,9 @@ internal sealed class ChartCanvas
     }
 
     public void SavePng(string path) => Heatmap.WritePng(path, _rgb, Width, Height);
+
+    /// <summary>A copy of the picture, height × width × RGB bytes.</summary>
+    public byte[] ToRgb() => (byte[])_rgb.Clone();
 
     void SetClipped(int x, int y, Colour colour)
     {

@@ -52,7 +52,7 @@ public sealed record ImagePreprocessing
         if (weights is not null)
             match = WeightsCatalogue.Find(model, weights) ?? sets.FirstOrDefault(w => w.FileName == Path.GetFileName(weights));
         match ??= sets.FirstOrDefault(w => w.IsDefault);
-        return match is null ? ImageNet : From(match.Transforms);
+        return match?.Transforms is { } transforms ? From(transforms) : ImageNet;
     }
 
     /// <summary>A C×H×W (or N×C×H×W) uint8 or [0, 1] float image to the normalised float32 model input.</summary>

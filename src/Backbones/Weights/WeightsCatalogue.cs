@@ -3,8 +3,9 @@ using System.Text.Json;
 namespace Backbones.Weights;
 
 /// <summary>
-/// The official torchvision weights, from the metadata embedded in the library: looked up by model and by
-/// torchvision's names (<c>IMAGENET1K_V2</c>, <c>DEFAULT</c>, <c>ResNet50_Weights.IMAGENET1K_V2</c>).
+/// The official torchvision weights, from the metadata embedded in the library: classification and keypoint detection
+/// (<c>keypointrcnn_resnet50_fpn</c>), looked up by model and by torchvision's names (<c>IMAGENET1K_V2</c>, <c>DEFAULT</c>,
+/// <c>ResNet50_Weights.IMAGENET1K_V2</c>, <c>COCO_V1</c>).
 /// </summary>
 public static class WeightsCatalogue
 {
@@ -13,6 +14,9 @@ public static class WeightsCatalogue
         .Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.TrimEnd('\r')).ToList());
 
     public static IReadOnlyList<WeightsInfo> All => Entries.Value;
+
+    /// <summary>The models with weights for <paramref name="task"/>, in the metadata's order.</summary>
+    public static IReadOnlyList<string> Models(WeightsTask task) => All.Where(w => w.Task == task).Select(w => w.Model).Distinct().ToList();
 
     /// <summary>The 1000 ImageNet class names in torchvision's order.</summary>
     public static IReadOnlyList<string> ImageNetCategories => ImageNet.Value;
@@ -37,9 +41,6 @@ public static class WeightsCatalogue
         using var doc = JsonDocument.Parse(ReadResource("Backbones.torchvision_weights.json"));
         var list = new List<WeightsInfo>();
         foreach (var family in doc.RootElement.GetProperty("classification").EnumerateArray())
-        {
-            string model = family.GetProperty("builder").GetString()!;
-            string enumName = family.GetProperty("weights_enum").GetString()!;
             foreach (var w in family.GetProperty("weights").EnumerateArray())
             {
                 var t = w.GetProperty("transforms");
@@ -47,21 +48,38 @@ public static class WeightsCatalogue
                 IReadOnlyList<string> categories = categoriesJson.ValueKind switch
                 {
                     JsonValueKind.String when categoriesJson.GetString() == "imagenet_categories.txt" => ImageNetCategories,
-                    JsonValueKind.Array => categoriesJson.EnumerateArray().Select(c => c.GetString()!).ToList(),
+                    JsonValueKind.Array => Strings(categoriesJson),
                     _ => [], // feature-extraction weights (vgg16 IMAGENET1K_FEATURES) have no classes
                 };
-                list.Add(new WeightsInfo(model, enumName, w.GetProperty("name").GetString()!, w.GetProperty("default").GetBoolean(),
-                    w.GetProperty("url").GetString()!, w.GetProperty("file_name").GetString()!, w.GetProperty("sha256_prefix").GetString()!,
-                    w.GetProperty("num_params").GetInt64(), Number(w, "acc1"), Number(w, "acc5"), (int?)Number(w, "num_classes"),
+                list.Add(Common(family, w, Number(w, "acc1"), Number(w, "acc5"), (int?)Number(w, "num_classes"),
                     new Preprocessing(t.GetProperty("resize_size").GetInt32(), t.GetProperty("crop_size").GetInt32(),
                         t.GetProperty("interpolation").GetString()!,
                         t.GetProperty("mean").EnumerateArray().Select(v => v.GetDouble()).ToList(),
                         t.GetProperty("std").EnumerateArray().Select(v => v.GetDouble()).ToList()),
                     categories));
             }
-        }
+        foreach (var family in doc.RootElement.GetProperty("keypoint_detection").EnumerateArray())
+            foreach (var w in family.GetProperty("weights").EnumerateArray())
+            {
+                var categories = Strings(w.GetProperty("categories"));
+                list.Add(Common(family, w, null, null, categories.Count, null, categories) with
+                {
+                    Task = WeightsTask.KeypointDetection,
+                    KeypointNames = Strings(w.GetProperty("keypoint_names")),
+                    BoxMap = Number(w, "box_map"),
+                    KeypointMap = Number(w, "kp_map"),
+                });
+            }
         return list;
     }
+
+    static WeightsInfo Common(JsonElement family, JsonElement w, double? acc1, double? acc5, int? numClasses, Preprocessing? transforms,
+        IReadOnlyList<string> categories) =>
+        new(family.GetProperty("builder").GetString()!, family.GetProperty("weights_enum").GetString()!, w.GetProperty("name").GetString()!,
+            w.GetProperty("default").GetBoolean(), w.GetProperty("url").GetString()!, w.GetProperty("file_name").GetString()!,
+            w.GetProperty("sha256_prefix").GetString()!, w.GetProperty("num_params").GetInt64(), acc1, acc5, numClasses, transforms, categories);
+
+    static List<string> Strings(JsonElement array) => array.EnumerateArray().Select(c => c.GetString()!).ToList();
 
     static double? Number(JsonElement e, string name) =>
         e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number ? v.GetDouble() : null;

@@ -55,7 +55,7 @@ public sealed class OnnxCheckerTests
         using var model = ModelZoo.Create("resnet50");
         string path = Path.Combine(TempFolder.Create("onnx-check"), "resnet50.onnx");
         var report = OnnxExporter.Export(model, path, new OnnxExportOptions { Weights = weights, Metadata = new Dictionary<string, string> { ["license"] = "BSD-3-Clause" } });
-        Assert.Equal([1L, 3, weights.Transforms.CropSize, weights.Transforms.CropSize], report.Input.Shape);
+        Assert.Equal([1L, 3, weights.Transforms!.CropSize, weights.Transforms.CropSize], report.Input.Shape);
         var result = OnnxChecker.AssertValid(path);
         Assert.Equal("Backbones", result.Producer[0]);
         Assert.Equal("resnet50", result.Metadata["architecture"]);

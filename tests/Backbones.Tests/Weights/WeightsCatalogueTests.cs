@@ -24,11 +24,53 @@ public sealed class WeightsCatalogueTests
                 Assert.Equal(w.GetProperty("url").GetString(), ours.Url);
                 Assert.Equal(w.GetProperty("sha256_prefix").GetString(), ours.Sha256Prefix);
                 Assert.Equal(w.GetProperty("num_params").GetInt64(), ours.NumParams);
-                Assert.Equal(w.GetProperty("transforms").GetProperty("crop_size").GetInt32(), ours.Transforms.CropSize);
+                Assert.Equal(w.GetProperty("transforms").GetProperty("crop_size").GetInt32(), ours.Transforms!.CropSize);
+                Assert.Equal(WeightsTask.Classification, ours.Task);
+                Assert.Empty(ours.KeypointNames);
                 Assert.Equal(w.GetProperty("num_classes").ValueKind == JsonValueKind.Null ? 0 : w.GetProperty("num_classes").GetInt32(), ours.Categories.Count);
                 count++;
             }
-        Assert.Equal(count, WeightsCatalogue.All.Count);
+        Assert.Equal(count, WeightsCatalogue.All.Count(w => w.Task == WeightsTask.Classification));
+        Assert.Equal(80, WeightsCatalogue.Models(WeightsTask.Classification).Count);
+    }
+
+    static readonly string[] CocoKeypoints =
+    [
+        "nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder", "right_shoulder", "left_elbow", "right_elbow",
+        "left_wrist", "right_wrist", "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle",
+    ];
+
+    [Fact]
+    public void KeypointRcnnWeightsComeWithTheirCategoriesAndKeypointNames()
+    {
+        var sets = WeightsCatalogue.For("keypointrcnn_resnet50_fpn");
+        Assert.Equal(["COCO_V1", "COCO_LEGACY"], sets.Select(w => w.Name));
+        var v1 = WeightsCatalogue.Find("keypointrcnn_resnet50_fpn", "COCO_V1")!;
+        Assert.Same(v1, WeightsCatalogue.Find("keypointrcnn_resnet50_fpn", "DEFAULT"));
+        Assert.Same(v1, WeightsCatalogue.Find("keypointrcnn_resnet50_fpn", "KeypointRCNN_ResNet50_FPN_Weights.COCO_V1"));
+        Assert.Equal("https://download.pytorch.org/models/keypointrcnn_resnet50_fpn_coco-fc266e95.pth", v1.Url);
+        Assert.Equal(("keypointrcnn_resnet50_fpn_coco-fc266e95.pth", "fc266e95"), (v1.FileName, v1.Sha256Prefix));
+        Assert.Equal((54.6, 65.0, 59137258L), (v1.BoxMap!.Value, v1.KeypointMap!.Value, v1.NumParams));
+        var legacy = WeightsCatalogue.Find("keypointrcnn_resnet50_fpn", "COCO_LEGACY")!;
+        Assert.Equal("https://download.pytorch.org/models/keypointrcnn_resnet50_fpn_coco-9f466800.pth", legacy.Url);
+        Assert.Equal(("9f466800", false, 50.6, 61.1), (legacy.Sha256Prefix, legacy.IsDefault, legacy.BoxMap!.Value, legacy.KeypointMap!.Value));
+        foreach (var w in sets)
+        {
+            Assert.Equal(WeightsTask.KeypointDetection, w.Task);
+            Assert.Equal(["no person", "person"], w.Categories);
+            Assert.Equal(2, w.NumClasses);
+            Assert.Equal(CocoKeypoints, w.KeypointNames);
+            Assert.Null(w.Transforms);
+            Assert.Null(w.Acc1);
+        }
+        Assert.Equal(["keypointrcnn_resnet50_fpn"], WeightsCatalogue.Models(WeightsTask.KeypointDetection));
+    }
+
+    [Fact]
+    public void EmbeddedCatalogueIsTheSharedOne()
+    {
+        Assert.Equal(File.ReadAllBytes(Path.Combine(SharedData.Folder, "torchvision_weights.json")),
+            File.ReadAllBytes(Path.Combine(Repository.Root, "src", "Backbones", "Weights", "torchvision_weights.json")));
     }
 
     [Fact]
