@@ -14,7 +14,8 @@ Writes, from torch.manual_seed(0):
                               'train': [{'name', 'seed', 'batch_size_per_image', 'targets': [{'boxes', 'labels',
                                          'keypoints'} per image], 'losses': {name: value}}, ...],
                               'heatmaps': {'maps' [R, K, 56, 56], 'rois' [R, 4], 'keypoints' [R, K, 3],
-                                           'scores' [R, K]} (heatmaps_to_keypoints alone),
+                                           'scores' [R, K], 'keypoints64', 'scores64' from the maps and rois in
+                                           float64} (heatmaps_to_keypoints alone),
                               'to_heatmap': {'keypoints' [R, K, 3], 'rois' [R, 4], 'heatmaps', 'valid'}
                                            (keypoints_to_heatmap alone, size 56)}.
 Training runs torch.manual_seed(seed) right before RoIHeads.forward, so the sampler's randperm draws are reproducible.
@@ -122,12 +123,13 @@ def main():
     rois = torch.cat([rois, torch.tensor([[10.0, 20.0, 10.5, 20.25], [5.0, 5.0, 5.0, 5.0], [3.2, 4.7, 60.3, 9.9],
                                           [100.0, 50.0, 101.7, 250.0]])])
     xy, scores = heatmaps_to_keypoints(maps, rois)
+    xy64, scores64 = heatmaps_to_keypoints(maps.double(), rois.double())
     kp = keypoints_in(rois[:36])
     heat, valid = keypoints_to_heatmap(kp, rois[:36], 56)
 
     torch.save({"keys": keys, "detections_per_img": DETECTIONS_PER_IMAGE, "features": features, "image_shapes": [list(s) for s in IMAGE_SHAPES],
                 "proposals": proposals, "eval": detections, "train": train,
-                "heatmaps": {"maps": maps, "rois": rois, "keypoints": xy, "scores": scores},
+                "heatmaps": {"maps": maps, "rois": rois, "keypoints": xy, "scores": scores, "keypoints64": xy64, "scores64": scores64},
                 "to_heatmap": {"keypoints": kp, "rois": rois[:36].clone(), "heatmaps": heat, "valid": valid}},
                os.path.join(out_dir, "heads.io.pth"))
     print(" ".join(f"{len(d['boxes'])}" for d in detections), [sorted((k, round(v.item(), 5)) for k, v in t["losses"].items()) for t in train])

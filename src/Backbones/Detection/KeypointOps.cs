@@ -107,11 +107,12 @@ public static class KeypointOps
         }
         var xInt = position.remainder(mapWidth.unsqueeze(1));
         var yInt = (position - xInt).div(mapWidth.unsqueeze(1), rounding_mode: RoundingMode.floor);
-        var widthCorrection = (widths / widthsCeil).unsqueeze(1);
-        var heightCorrection = (heights / heightsCeil).unsqueeze(1);
-        var x = (xInt.to(ScalarType.Float32) + 0.5) * widthCorrection + offsetX.unsqueeze(1);
-        var y = (yInt.to(ScalarType.Float32) + 0.5) * heightCorrection + offsetY.unsqueeze(1);
-        var keypoints = stack([x.to(ScalarType.Float32), y.to(ScalarType.Float32), ones(r, k, ScalarType.Float32, maps.device)], 2);
+        // torchvision multiplies float32 coordinates by 0-dim corrections and offsets, which therefore act in float32.
+        var widthCorrection = (widths / widthsCeil).to(ScalarType.Float32).unsqueeze(1);
+        var heightCorrection = (heights / heightsCeil).to(ScalarType.Float32).unsqueeze(1);
+        var x = (xInt.to(ScalarType.Float32) + 0.5) * widthCorrection + offsetX.to(ScalarType.Float32).unsqueeze(1);
+        var y = (yInt.to(ScalarType.Float32) + 0.5) * heightCorrection + offsetY.to(ScalarType.Float32).unsqueeze(1);
+        var keypoints = stack([x, y, ones(r, k, ScalarType.Float32, maps.device)], 2);
         return (keypoints.MoveToOuterDisposeScope(), score.to(ScalarType.Float32).MoveToOuterDisposeScope());
     }
 

@@ -27,6 +27,9 @@ public sealed class KeypointRcnnPredictor : nn.Module<Tensor, Tensor>
     /// <summary>The heatmap upscale after the transposed convolution (torchvision's <c>up_scale</c>).</summary>
     public const int UpScale = 2;
 
+    /// <summary>Channels of the keypoint head's features it reads (the transposed convolution's input).</summary>
+    public long InChannels => kps_score_lowres.weight!.shape[0];
+
     /// <summary>Keypoints predicted: the transposed convolution's output channels (its weight is [in, out, 4, 4]).</summary>
     public long NumKeypoints => kps_score_lowres.weight!.shape[1];
 

@@ -13,6 +13,8 @@ namespace Backbones.Detection;
 /// <c>roi_heads.keypoint_predictor.kps_score_lowres.bias</c>. The keypoint branch is optional (Faster R-CNN has none).
 /// Detections per image: "boxes" [N, 4], "labels" (int64), "scores", and with keypoints "keypoints" [N, K, 3]
 /// (x, y, 1) and "keypoints_scores" [N, K]. Losses: "loss_classifier", "loss_box_reg", "loss_keypoint".
+/// These keys have not changed since torchvision 0.3 (0.14 remaps old keys of the RPN head and the FPN, not of the RoI
+/// heads), so the legacy COCO checkpoint's <c>roi_heads.*</c> load as they are.
 /// </remarks>
 public sealed class RoiHeads : nn.Module<OrderedDictionary<string, Tensor>, IReadOnlyList<Tensor>, IReadOnlyList<(long Height, long Width)>,
     IReadOnlyList<Dictionary<string, Tensor>>?, (List<Dictionary<string, Tensor>> Detections, Dictionary<string, Tensor> Losses)>
@@ -73,7 +75,8 @@ public sealed class RoiHeads : nn.Module<OrderedDictionary<string, Tensor>, IRea
     public ModuleReplacement ReplaceKeypointPredictor(int numKeypoints)
     {
         if (keypoint_predictor is null) throw new InvalidOperationException("RoiHeads: there is no keypoint branch whose predictor could be replaced");
-        long inChannels = keypoint_head is KeypointRcnnHeads head ? head.Layers[^1] : 512;
+        long inChannels = keypoint_predictor is KeypointRcnnPredictor old ? old.InChannels : throw new InvalidOperationException(
+            $"RoiHeads: the keypoint predictor is a {keypoint_predictor.GetType().Name}, whose input width is unknown; replace keypoint_predictor with Surgery.ReplaceModule");
         return Surgery.ReplaceModule(this, "keypoint_predictor", new KeypointRcnnPredictor(inChannels, numKeypoints));
     }
 

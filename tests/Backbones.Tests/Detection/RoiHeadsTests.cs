@@ -174,6 +174,13 @@ public sealed class RoiHeadsTests
         TestContext.Current.TestOutputHelper?.WriteLine($"heatmaps_to_keypoints: max |ours - torchvision| keypoints {xy:E2} px, scores {s:E2}");
         Assert.True(xy <= 1e-3, $"keypoints differ by {xy:G3} px");
         Assert.True(s <= 1e-5, $"scores differ by {s:G3}");
+
+        // From float64 maps and boxes the results are still float32, the coordinates worked out in float32 as torchvision does.
+        var (keypoints64, scores64) = KeypointOps.HeatmapsToKeypoints(Reference.T(h, "maps").to(ScalarType.Float64), Reference.T(h, "rois").to(ScalarType.Float64));
+        BoxOpsReference.AssertIdentical(Reference.T(h, "keypoints64"), keypoints64, "keypoints from float64");
+        double s64 = MaxAbs(scores64, Reference.T(h, "scores64"));
+        Assert.Equal(ScalarType.Float32, scores64.dtype);
+        Assert.True(s64 <= 1e-5, $"scores from float64 differ by {s64:G3}");
     }
 
     [Fact]
