@@ -38,8 +38,11 @@ public sealed class RegionProposalNetwork
     }
 
     /// <summary>Keypoint (and Faster) R-CNN's RPN: <see cref="AnchorGenerator.ForFpn"/> and an <see cref="RpnHead"/> of 3 anchors per location.</summary>
-    public static RegionProposalNetwork ForFpn(long inChannels = 256, RpnOptions? options = null) =>
-        new(AnchorGenerator.ForFpn(), new RpnHead(inChannels, 3), options);
+    public static RegionProposalNetwork ForFpn(long inChannels = 256, RpnOptions? options = null)
+    {
+        (options ?? RpnOptions.Default).Validate(); // before building the parts, which a refusal would leave undisposed
+        return new(AnchorGenerator.ForFpn(), new RpnHead(inChannels, 3), options);
+    }
 
     public RpnOptions Options { get; }
 

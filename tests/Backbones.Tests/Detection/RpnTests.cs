@@ -207,5 +207,9 @@ public sealed class RpnTests
         Assert.Contains("[3, 3, 3, 3, 3] anchors per location", mismatch.Message);
         var channels = Assert.Throws<ArgumentException>(() => rpn.Head.call([randn(1, 8, 4, 4)]));
         Assert.Contains("N×16×H×W", channels.Message);
+        var thresholds = Assert.Throws<ArgumentOutOfRangeException>(() => RegionProposalNetwork.ForFpn(16, new RpnOptions { BgIouThresh = 0.8 }));
+        Assert.Contains("BgIouThresh 0.8 is above FgIouThresh 0.7", thresholds.Message);
+        var topN = Assert.Throws<ArgumentOutOfRangeException>(() => RegionProposalNetwork.ForFpn(16, new RpnOptions { PostNmsTopNTest = 0 }));
+        Assert.Contains("PostNmsTopNTest", topN.Message);
     }
 }
