@@ -2,6 +2,7 @@ using System.Text.Json;
 using Backbones.Detection;
 using Backbones.Serialization;
 using Backbones.Serialization.Pickle;
+using Backbones.Tests.Init;
 using Backbones.Tests.Support;
 using Backbones.Transfer;
 using TorchSharp;
@@ -172,7 +173,7 @@ public sealed class KeypointRcnnTests
             Weights = WeightsFile, Transform = new RcnnTransformOptions { MinSize = [Convert.ToInt32(root["min_size"])], MaxSize = Convert.ToInt32(root["max_size"]) },
         });
         var done = model.PrepareFineTuning(trainFpn: true, trainKeypointHead: n, numKeypoints: k);
-        done.Predictor?.Old.Dispose();
+        done.Predictor?.Replaced.Dispose();
         var trainable = model.named_parameters().Where(p => p.parameter.requires_grad).Select(p => p.name).ToList();
         Assert.Equal(L(recipe, "trainable").Cast<string>(), trainable);
         Assert.Equal(Convert.ToInt64(recipe["trainable_count"]), model.parameters().Where(p => p.requires_grad).Sum(p => p.numel()));
@@ -186,13 +187,13 @@ public sealed class KeypointRcnnTests
         model.train();
         using var sgd = optim.SGD(model.parameters().Where(p => p.requires_grad), 0.01, momentum: 0.9);
         using (var scope = NewDisposeScope())
-        using (Runtime.OneDnn.GuardBackward(model))
+        using (Backbones.Runtime.OneDnn.GuardBackward(model))
         {
             var losses = model.call(images, targets).Losses;
             losses.Values.Aggregate((a, b) => a + b).backward();
             sgd.step();
         }
-        var changed = model.OrderedStateDict().Where(kv => !kv.Value.equal(before[kv.Key])).Select(kv => kv.Key).ToList();
+        var changed = model.OrderedStateDict().Where(kv => !kv.Value.equal(before[kv.Key]).item<bool>()).Select(kv => kv.Key).ToList();
         Assert.Equal(trainable, changed);
         foreach (var t in before.Values) t.Dispose();
     }
