@@ -12,7 +12,8 @@ Writes, from torch.manual_seed(0):
                               each image,
                               'detections_per_img': 25 (eval), 'eval': [{'boxes', 'labels', 'scores', 'keypoints', 'keypoints_scores'} per image],
                               'train': [{'name', 'seed', 'batch_size_per_image', 'targets': [{'boxes', 'labels',
-                                         'keypoints'} per image], 'losses': {name: value}}, ...],
+                                         'keypoints'} per image], 'losses': {name: value},
+                                         'gradients': {parameter: gradient of the losses' sum} for GRADIENTS}, ...],
                               'heatmaps': {'maps' [R, K, 56, 56], 'rois' [R, 4], 'keypoints' [R, K, 3],
                                            'scores' [R, K], 'keypoints64', 'scores64' from the maps and rois in
                                            float64} (heatmaps_to_keypoints alone),
@@ -35,6 +36,9 @@ BATCHED = (480, 512)
 # Fewer than torchvision's 100 so that the keypoint head (8 convolutions of 512 channels per box) stays quick; the
 # first image still has more detections than that, the second fewer.
 DETECTIONS_PER_IMAGE = 25
+# Parameters whose gradient of the summed losses is compared: the first and last layer of each branch.
+GRADIENTS = ["box_head.fc6.weight", "box_predictor.cls_score.weight", "box_predictor.bbox_pred.bias", "keypoint_head.0.weight",
+             "keypoint_predictor.kps_score_lowres.weight"]
 
 
 def random_boxes(count, height, width):
@@ -115,8 +119,11 @@ def main():
         heads.fg_bg_sampler.batch_size_per_image = batch
         torch.manual_seed(seed)
         _, losses = heads(features, [p.clone() for p in proposals], IMAGE_SHAPES, targets)
+        heads.zero_grad()
+        sum(losses.values()).backward()
+        grads = OrderedDict((k, p.grad.clone()) for k, p in heads.named_parameters() if k in GRADIENTS)
         train.append({"name": name, "seed": seed, "batch_size_per_image": batch, "targets": targets,
-                      "losses": {k: v.detach() for k, v in losses.items()}})
+                      "losses": {k: v.detach() for k, v in losses.items()}, "gradients": grads})
 
     maps = torch.randn(40, K, 56, 56)
     rois = random_boxes(36, 300, 400)

@@ -1,4 +1,5 @@
 using Backbones.Init;
+using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -36,8 +37,24 @@ public sealed class KeypointRcnnPredictor : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        x = kps_score_lowres.call(x);
+        x = NeedsPaddedChannels(x) ? PaddedTransposedConvolution(x) : kps_score_lowres.call(x);
         return nn.functional.interpolate(x, scale_factor: [UpScale, UpScale], mode: InterpolationMode.Bilinear, align_corners: false,
             recompute_scale_factor: false).MoveToOuterDisposeScope();
+    }
+
+    // libtorch 2.10's CPU transposed convolution returns a wrong float32 input gradient when its output channels are
+    // not a multiple of 16 (measured: 512 → 17, 24% relative L2 off float64; 16 and 32 exact), which would train the
+    // keypoint head wrongly. Where that gradient is needed, the weight gets zero channels up to a multiple of 16.
+    bool NeedsPaddedChannels(Tensor x) =>
+        NumKeypoints % 16 != 0 && x.dtype == ScalarType.Float32 && x.device_type == DeviceType.CPU && x.requires_grad && is_grad_enabled();
+
+    Tensor PaddedTransposedConvolution(Tensor x)
+    {
+        var weight = kps_score_lowres.weight!;
+        var bias = kps_score_lowres.bias!;
+        long k = NumKeypoints, extra = (k + 15) / 16 * 16 - k;
+        var paddedWeight = cat([weight, zeros(weight.shape[0], extra, weight.shape[2], weight.shape[3], weight.dtype, weight.device)], 1);
+        var paddedBias = cat([bias, zeros(extra, bias.dtype, bias.device)], 0);
+        return nn.functional.conv_transpose2d(x, paddedWeight, paddedBias, strides: [2, 2], padding: [1, 1])[.., ..(int)k];
     }
 }
