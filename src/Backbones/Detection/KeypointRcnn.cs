@@ -121,7 +121,8 @@ public sealed class KeypointRcnn : nn.Module<IReadOnlyList<Tensor>, IReadOnlyLis
         var features = backbone.call(batch.Tensors);
         var (proposals, proposalLosses) = rpn.call(batch, features, batchTargets);
         var (detections, detectorLosses) = roi_heads.call(features, proposals, batch.ImageSizes, batchTargets);
-        var results = transform.Postprocess(detections, batch.ImageSizes, originalSizes);
+        // Training gives no detections (torchvision's postprocess passes the empty list through).
+        IReadOnlyList<Dictionary<string, Tensor>> results = training ? detections : transform.Postprocess(detections, batch.ImageSizes, originalSizes);
         var losses = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         foreach (var (key, value) in detectorLosses.Concat(proposalLosses)) losses[key] = value.MoveToOuterDisposeScope();
         foreach (var result in results)

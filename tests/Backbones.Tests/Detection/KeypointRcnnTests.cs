@@ -86,7 +86,7 @@ public sealed class KeypointRcnnTests
         var features = new Dictionary<string, Tensor>();
         var proposals = new List<Tensor>();
         using var scope = NewDisposeScope();
-        model.Backbone.register_forward_hook((_, _, o) => { foreach (var (k, v) in o) features[k] = v.detach().clone(); return o; });
+        model.Backbone.register_forward_hook((_, _, o) => { foreach (var (k, v) in o) features[k] = v.detach().clone().DetachFromDisposeScope(); return o; });
         KeypointRcnnOutput output;
         using (no_grad()) output = model.call(images, null);
 
@@ -193,7 +193,7 @@ public sealed class KeypointRcnnTests
             losses.Values.Aggregate((a, b) => a + b).backward();
             sgd.step();
         }
-        var changed = model.OrderedStateDict().Where(kv => !kv.Value.equal(before[kv.Key]).item<bool>()).Select(kv => kv.Key).ToList();
+        var changed = model.OrderedStateDict().Where(kv => !kv.Value.eq(before[kv.Key]).all().item<bool>()).Select(kv => kv.Key).ToList();
         Assert.Equal(trainable, changed);
         foreach (var t in before.Values) t.Dispose();
     }
