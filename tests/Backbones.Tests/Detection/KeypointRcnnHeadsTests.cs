@@ -1,3 +1,4 @@
+using Backbones.Tests.Init;
 using Backbones.Detection;
 using Backbones.Transfer;
 using TorchSharp;
@@ -10,6 +11,7 @@ namespace Backbones.Tests.Detection;
 /// The heads' construction without PyTorch: torchvision's initialisation, replacing the keypoint predictor for another
 /// number of keypoints, a box-only (Faster R-CNN) RoiHeads, no detections, and refusals of bad targets.
 /// </summary>
+[Collection(nameof(GlobalGeneratorCollection))] // seeds and draws from libtorch's global generator
 public sealed class KeypointRcnnHeadsTests
 {
     static OrderedDictionary<string, Tensor> Features(long channels, int images = 1)

@@ -1,6 +1,7 @@
 using Backbones.Detection;
 using Backbones.Serialization;
 using Backbones.Serialization.Pickle;
+using Backbones.Tests.Init;
 using Backbones.Tests.Support;
 using Backbones.Transfer;
 using TorchSharp;
@@ -13,6 +14,7 @@ namespace Backbones.Tests.Detection;
 /// detections and keypoints, the three training losses and their gradients under the same seed, and the keypoint
 /// functions alone.
 /// </summary>
+[Collection(nameof(GlobalGeneratorCollection))] // seeds and draws from libtorch's global generator
 public sealed class RoiHeadsTests
 {
     static readonly Lazy<string> Folder = new(() =>

@@ -1,6 +1,7 @@
 using Backbones.Detection;
 using Backbones.Serialization;
 using Backbones.Serialization.Pickle;
+using Backbones.Tests.Init;
 using Backbones.Tests.Support;
 using Backbones.Transfer;
 using static TorchSharp.torch;
@@ -11,6 +12,7 @@ namespace Backbones.Tests.Detection;
 /// RegionProposalNetwork against torchvision 0.14's (tests/reference/rpn_reference.py): Keypoint R-CNN's rpn.* keys,
 /// eval proposals, training losses, proposals and gradients from the same seed, empty targets, pre-0.13 head keys.
 /// </summary>
+[Collection(nameof(GlobalGeneratorCollection))] // seeds and draws from libtorch's global generator
 public sealed class RpnTests
 {
     static readonly Lazy<string> Folder = new(() =>
