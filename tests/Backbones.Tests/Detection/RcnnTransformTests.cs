@@ -1,3 +1,4 @@
+using Backbones.Tests.Init;
 using Backbones.Detection;
 using Backbones.Serialization;
 using Backbones.Serialization.Pickle;
@@ -13,6 +14,7 @@ namespace Backbones.Tests.Detection;
 /// to 3.2e-5. The batch is therefore held to relative L2 1e-5 against torch 1.13 itself, and to max |a-b| 1e-5 against
 /// the same kernel with the float32 index rule; sizes, padding, boxes and keypoints do not depend on it.
 /// </remarks>
+[Collection(nameof(GlobalGeneratorCollection))] // seeds and draws from libtorch's global generator
 public sealed class RcnnTransformTests
 {
     const double VersionTolerance = 5e-5;
