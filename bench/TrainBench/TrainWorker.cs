@@ -1,6 +1,4 @@
-using System.Diagnostics;
 using System.Runtime.InteropServices;
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using Backbones.Models;
 using Backbones.Runtime;
@@ -25,44 +23,7 @@ static class TrainWorker
         Libtorch.EnsureLoaded();
         torch.set_num_threads(Threads);
         NativeHeap.KeepFreedMemory();
-        Console.WriteLine(JsonSerializer.Serialize(new { ready = true }));
-        Session? session = null;
-        while (Console.ReadLine() is { } line)
-        {
-            if (string.IsNullOrWhiteSpace(line)) continue;
-            JsonObject answer;
-            try
-            {
-                var r = JsonNode.Parse(line)!.AsObject();
-                switch ((string?)r["op"])
-                {
-                    case "load":
-                        session?.Dispose();
-                        session = null;
-                        session = new Session(r);
-                        answer = session.Check();
-                        break;
-                    case "time":
-                        if (session is null) throw new InvalidOperationException("nothing loaded");
-                        answer = session.Time((string)r["what"]!, (int)r["iters"]!);
-                        break;
-                    case "drop":
-                        session?.Dispose();
-                        session = null;
-                        answer = [];
-                        break;
-                    default:
-                        throw new InvalidOperationException($"unknown op '{r["op"]}'");
-                }
-            }
-            catch (Exception e)
-            {
-                answer = new JsonObject { ["error"] = $"{e.GetType().Name}: {e.Message}" };
-            }
-            Console.WriteLine(answer.ToJsonString());
-        }
-        session?.Dispose();
-        return 0;
+        return WorkerLoop.Serve(r => new Session(r), session => session.Check(), (session, r) => session.Time((string)r["what"]!, (int)r["iters"]!));
     }
 
     /// <summary>One model, its optimizer and the check batch.</summary>
@@ -129,13 +90,8 @@ static class TrainWorker
                 "forward" => Forward,
                 _ => throw new ArgumentException($"time 'step' or 'forward', not '{what}'"),
             };
-            GC.Collect(); // earlier garbage is not this sample's cost
-            GC.WaitForPendingFinalizers();
-            long faults = BenchProcess.MinorPageFaults();
-            long start = Stopwatch.GetTimestamp();
-            for (int i = 0; i < iters; i++) run();
-            double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
-            return new JsonObject { ["seconds"] = seconds, ["faults"] = BenchProcess.MinorPageFaults() - faults };
+            var (seconds, faults) = WorkerLoop.Measure(iters, run);
+            return new JsonObject { ["seconds"] = seconds, ["faults"] = faults };
         }
 
         public void Dispose()

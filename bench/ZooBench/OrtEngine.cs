@@ -31,7 +31,7 @@ sealed class OrtEngine : IEngine
         long imageSize = _shape[1] * _shape[2] * _shape[3];
         var data = Worker.Tile(_input, imageSize, batch);
         using var x = OrtValue.CreateTensorValueFromMemory(data, [batch, _shape[1], _shape[2], _shape[3]]);
-        return Worker.Measure(iters, () =>
+        return WorkerLoop.Measure(iters, () =>
         {
             using var outputs = _session.Run(_run, _session.InputNames, [x], _session.OutputNames);
         });

@@ -69,7 +69,7 @@ sealed class OursEngine : IEngine
         long n = _input.shape[0];
         using var x = _input.repeat((batch + n - 1) / n, 1, 1, 1)[..batch].contiguous();
         using var mode = GradMode();
-        return Worker.Measure(iters, () =>
+        return WorkerLoop.Measure(iters, () =>
         {
             using var scope = NewDisposeScope(); // the logits and, with channels-last, the converted input
             Forward(x);

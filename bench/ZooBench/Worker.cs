@@ -1,6 +1,4 @@
-using System.Diagnostics;
 using System.Runtime.InteropServices;
-using System.Text.Json;
 using System.Text.Json.Nodes;
 
 /// <summary>
@@ -11,50 +9,13 @@ static class Worker
 {
     public const int Threads = 2;
 
-    public static int Run()
-    {
-        Console.WriteLine(JsonSerializer.Serialize(new { ready = true }));
-        IEngine? engine = null;
-        while (Console.ReadLine() is { } line)
+    public static int Run() => WorkerLoop.Serve(Load,
+        engine => new JsonObject { ["logits"] = new JsonArray(engine.Logits().Select(v => (JsonNode)v).ToArray()), ["version"] = engine.Version },
+        (engine, r) =>
         {
-            if (string.IsNullOrWhiteSpace(line)) continue;
-            JsonObject answer;
-            try
-            {
-                var r = JsonNode.Parse(line)!.AsObject();
-                switch ((string?)r["op"])
-                {
-                    case "load":
-                        engine?.Dispose();
-                        engine = null;
-                        engine = Load(r);
-                        answer = new JsonObject { ["logits"] = new JsonArray(engine.Logits().Select(v => (JsonNode)v).ToArray()), ["version"] = engine.Version };
-                        break;
-                    case "time":
-                        if (engine is null) throw new InvalidOperationException("nothing loaded");
-                        GC.Collect(); // earlier garbage is not this sample's cost
-                        GC.WaitForPendingFinalizers();
-                        var (seconds, faults) = engine.Time((int)r["batch"]!, (int)r["iters"]!);
-                        answer = new JsonObject { ["seconds"] = seconds, ["faults"] = faults };
-                        break;
-                    case "drop":
-                        engine?.Dispose();
-                        engine = null;
-                        answer = [];
-                        break;
-                    default:
-                        throw new InvalidOperationException($"unknown op '{r["op"]}'");
-                }
-            }
-            catch (Exception e)
-            {
-                answer = new JsonObject { ["error"] = $"{e.GetType().Name}: {e.Message}" };
-            }
-            Console.WriteLine(answer.ToJsonString());
-        }
-        engine?.Dispose();
-        return 0;
-    }
+            var (seconds, faults) = engine.Time((int)r["batch"]!, (int)r["iters"]!);
+            return new JsonObject { ["seconds"] = seconds, ["faults"] = faults };
+        });
 
     static IEngine Load(JsonObject r)
     {
@@ -69,16 +30,6 @@ static class Worker
             "ours-onnx" => OursOnnxEngine.Create(model, (string)r["weights"]!, input, shape),
             var other => throw new ArgumentException($"this worker runs 'ours', 'ours-onnx' or 'ort', not '{other}'"),
         };
-    }
-
-    /// <summary>Runs <paramref name="forward"/> <paramref name="iters"/> times; wall seconds and the page faults taken meanwhile.</summary>
-    public static (double Seconds, long Faults) Measure(int iters, Action forward)
-    {
-        long faults = BenchProcess.MinorPageFaults();
-        long start = Stopwatch.GetTimestamp();
-        for (int i = 0; i < iters; i++) forward();
-        double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
-        return (seconds, BenchProcess.MinorPageFaults() - faults);
     }
 
     /// <summary>The check input (a few images) repeated to <paramref name="batch"/> images.</summary>

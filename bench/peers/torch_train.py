@@ -26,15 +26,13 @@ train mode, as in the full run). Any failure answers {"error": "..."}.
 Run with Debian's PyTorch: /usr/bin/python3 bench/peers/torch_train.py
 """
 import gc
-import json
 import os
-import resource
-import sys
-import time
 
 import numpy as np
 import torch
 import torchvision
+
+from worker_loop import measure, serve
 
 THREADS = 2
 LR, MOMENTUM, WEIGHT_DECAY = 0.01, 0.9, 1e-4
@@ -90,44 +88,26 @@ class Engine:
         def forward():
             torch.nn.functional.cross_entropy(self.net(self.x), self.y)
         run = self.step if what == "step" else forward
-        gc.collect()  # earlier garbage is not this sample's cost
-        faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-        start = time.perf_counter()
-        for _ in range(iters):
-            run()
-        seconds = time.perf_counter() - start
-        faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults
-        return {"seconds": seconds, "faults": faults}
+        return measure(iters, run)
 
 
 def main():
     torch.set_num_threads(THREADS)
-    print(json.dumps({"ready": True}), flush=True)
-    engine = None
-    for line in sys.stdin:
-        if not line.strip():
-            continue
-        r = json.loads(line)
-        try:
-            op = r["op"]
-            if op == "prepare":
-                answer = prepare(r["model"], int(r["classes"]), r["dir"])
-            elif op == "load":
-                engine = None  # freed before the next one is built
-                gc.collect()
-                engine = Engine(r)
-                answer = engine.check()
-            elif op == "time":
-                answer = engine.time(r["what"], int(r["iters"]))
-            elif op == "drop":
-                engine = None
-                gc.collect()
-                answer = {}
-            else:
-                raise ValueError(f"unknown op '{op}'")
-        except Exception as e:  # report, keep serving
-            answer = {"error": f"{type(e).__name__}: {e}"}
-        print(json.dumps(answer), flush=True)
+    state = {"engine": None}
+
+    def load(r):
+        state["engine"] = None  # freed before the next one is built
+        gc.collect()
+        state["engine"] = Engine(r)
+        return state["engine"].check()
+
+    def drop(r):
+        state["engine"] = None
+        gc.collect()
+        return {}
+
+    serve({"prepare": lambda r: prepare(r["model"], int(r["classes"]), r["dir"]), "load": load,
+           "time": lambda r: state["engine"].time(r["what"], int(r["iters"])), "drop": drop})
 
 
 if __name__ == "__main__":

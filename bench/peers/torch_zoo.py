@@ -23,17 +23,14 @@ true converts the model once and the input inside every timed forward;
 
 Run with Debian's PyTorch: /usr/bin/python3 bench/peers/torch_zoo.py
 """
-import contextlib
 import gc
-import json
 import os
-import resource
-import sys
-import time
 
 import numpy as np
 import torch
 import torchvision
+
+from worker_loop import measure, serve
 
 THREADS = 2
 OPSET = 17  # the newest opset torch 1.13's exporter writes
@@ -92,45 +89,26 @@ class Engine:
 
     def time(self, batch, iters):
         x = self.input.repeat((batch + len(self.input) - 1) // len(self.input), 1, 1, 1)[:batch].contiguous()
-        gc.collect()  # earlier garbage is not this sample's cost
         with self.grad():
-            faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-            start = time.perf_counter()
-            for _ in range(iters):
-                self.forward(x)
-            seconds = time.perf_counter() - start
-            faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults
-        return {"seconds": seconds, "faults": faults}
+            return measure(iters, lambda: self.forward(x))
 
 
 def main():
     torch.set_num_threads(THREADS)
-    print(json.dumps({"ready": True}), flush=True)
-    engine = None
-    for line in sys.stdin:
-        if not line.strip():
-            continue
-        r = json.loads(line)
-        try:
-            op = r["op"]
-            if op == "prepare":
-                with contextlib.redirect_stdout(sys.stderr):  # the exporter's chatter must not reach the protocol
-                    answer = prepare(r["model"], r["dir"])
-            elif op == "load":
-                engine = None  # freed before the next one is built
-                engine = Engine(r["model"], r["weights"], r["input"], r["shape"], r.get("variant") or {})
-                answer = {"logits": engine.logits(), "version": VERSION}
-            elif op == "time":
-                answer = engine.time(int(r["batch"]), int(r["iters"]))
-            elif op == "drop":
-                engine = None
-                gc.collect()
-                answer = {}
-            else:
-                raise ValueError(f"unknown op '{op}'")
-        except Exception as e:  # report, keep serving
-            answer = {"error": f"{type(e).__name__}: {e}"}
-        print(json.dumps(answer), flush=True)
+    state = {"engine": None}
+
+    def load(r):
+        state["engine"] = None  # freed before the next one is built
+        state["engine"] = Engine(r["model"], r["weights"], r["input"], r["shape"], r.get("variant") or {})
+        return {"logits": state["engine"].logits(), "version": VERSION}
+
+    def drop(r):
+        state["engine"] = None
+        gc.collect()
+        return {}
+
+    serve({"prepare": lambda r: prepare(r["model"], r["dir"]), "load": load,
+           "time": lambda r: state["engine"].time(int(r["batch"]), int(r["iters"])), "drop": drop})
 
 
 if __name__ == "__main__":
