@@ -5,7 +5,6 @@
 // variables), same folder, same random weights, same batch, measured round by round in one run.
 using System.Diagnostics;
 using System.Globalization;
-using System.Text.Json;
 using Backbones.Models;
 using Backbones.Vision;
 
@@ -74,7 +73,7 @@ foreach (var e in engines) Console.WriteLine($"  {e,-10} {Spread(samples[e])}");
 foreach (var (e, r) in ratios) Console.WriteLine($"  ours / {e}, round by round: {Spread(r)}");
 string loadEnd = BenchProcess.LoadAverage();
 Console.WriteLine($"load average at end: {loadEnd}");
-File.WriteAllText(Path.Combine(results, "embed.json"), JsonSerializer.Serialize(new
+BenchProcess.WriteReport(Path.Combine(results, "embed.json"), new
 {
     date = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture),
     images = files.Count, batch, workers, ours_default_threads = defaultThreads, preprocessing = preprocessing.ToString(), cores = Environment.ProcessorCount,
@@ -82,7 +81,7 @@ File.WriteAllText(Path.Combine(results, "embed.json"), JsonSerializer.Serialize(
     images_per_second = samples, ratio_ours_over = ratios,
     median = samples.ToDictionary(kv => kv.Key, kv => Summary.Of(kv.Value).Median),
     median_ratio = ratios.ToDictionary(kv => kv.Key, kv => Summary.Of(kv.Value).Median),
-}, new JsonSerializerOptions { WriteIndented = true }));
+});
 Directory.Delete(scratch, recursive: true);
 return 0;
 

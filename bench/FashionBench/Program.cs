@@ -4,7 +4,6 @@
 // validated on all 5,000 test images of classes 5–9. Accuracy is deterministic (same seed, same result); the times
 // are for information. Results: bench/results/fashion.json and one run folder per case under bench/results/fashion/.
 using System.Diagnostics;
-using System.Text.Json;
 using Backbones.Data;
 using Backbones.Demo;
 using Backbones.Runtime;
@@ -59,13 +58,12 @@ foreach (int perClass in labels)
     });
 }
 string output = Path.Combine(results, "fashion.json");
-File.WriteAllText(output + ".tmp", JsonSerializer.Serialize(new
+BenchProcess.WriteReport(output, new
 {
     date = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ"),
     recipe = new { recipe.Epochs, recipe.BatchSize, optimizer = recipe.Optimizer.ToString(), recipe.LearningRate, recipe.WeightDecay, schedule = recipe.Schedule.ToString(), recipe.Seed, TransferDemo.FreezeUntil },
     accuracy_meaning = "top-1 on all test images of classes 5-9 after the last epoch",
     cases,
-}, new JsonSerializerOptions { WriteIndented = true }));
-File.Move(output + ".tmp", output, overwrite: true);
+});
 Console.WriteLine($"wrote {Path.GetRelativePath(repo, output)}");
 return 0;

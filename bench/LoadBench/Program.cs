@@ -139,8 +139,7 @@ var report = new
     goals,
 };
 string json = Path.Combine(results, "load.json");
-File.WriteAllText(json + ".tmp", JsonSerializer.Serialize(report, new JsonSerializerOptions { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower }));
-File.Move(json + ".tmp", json, overwrite: true); // a reader never sees half a report
+BenchProcess.WriteReport(json, report, new JsonSerializerOptions { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower });
 Console.WriteLine($"\nwrote {Path.GetRelativePath(repo, json)}");
 return 0;
 

@@ -21,4 +21,18 @@ static class BenchProcess
 
     /// <summary>The machine's load averages as /proc/loadavg gives them.</summary>
     public static string LoadAverage() => File.ReadAllText("/proc/loadavg").Trim();
+
+    /// <summary>The CPU's model name from /proc/cpuinfo.</summary>
+    public static string? CpuName() => File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name"))?.Split(':')[1].Trim();
+
+    /// <summary>Writes a results file whole or not at all (a reader never sees half a report); NaN and infinities allowed by default.</summary>
+    public static void WriteReport(string path, object report, System.Text.Json.JsonSerializerOptions? options = null)
+    {
+        options ??= new System.Text.Json.JsonSerializerOptions
+        {
+            WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals,
+        };
+        File.WriteAllText(path + ".tmp", System.Text.Json.JsonSerializer.Serialize(report, options));
+        File.Move(path + ".tmp", path, overwrite: true);
+    }
 }

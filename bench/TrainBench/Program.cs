@@ -5,7 +5,6 @@
 // are interleaved, so noise on this shared machine hits every engine alike. Before timing, every engine takes one step
 // from the same weights on the same batch: the losses must agree and the same parameters must get a gradient.
 using System.Runtime.InteropServices;
-using System.Text.Json;
 using System.Text.Json.Nodes;
 
 if (args is ["worker"]) return TrainWorker.Run();
@@ -76,7 +75,7 @@ var json = new
     machine = new
     {
         cores = Environment.ProcessorCount,
-        cpu = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name"))?.Split(':')[1].Trim(),
+        cpu = BenchProcess.CpuName(),
         load_average_start = loadStart,
         load_average_end = loadEnd,
     },
@@ -87,8 +86,7 @@ var json = new
     cases = report,
 };
 string output = Path.Combine(results, "train.json");
-File.WriteAllText(output + ".tmp", JsonSerializer.Serialize(json, new JsonSerializerOptions { WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals }));
-File.Move(output + ".tmp", output, overwrite: true); // a reader never sees half a report
+BenchProcess.WriteReport(output, json);
 Console.WriteLine($"wrote {Path.GetRelativePath(repo, output)}");
 return 0;
 

@@ -3,7 +3,6 @@
 // ONNX export, and ONNX Runtime on our export (ours-onnx: Backbones' onnx engine), all with the same random weights. --experiments measures variants of ours on ResNet-50 instead
 // (grad mode, channels-last, folded BatchNorm, allocator and OpenMP settings). Every engine runs in a long-lived process of its
 // own (WorkerProcess.cs) and rounds are interleaved, so noise on this shared machine hits every engine alike.
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using Backbones.Models;
 
@@ -80,7 +79,7 @@ var json = new
     machine = new
     {
         cores = Environment.ProcessorCount,
-        cpu = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name"))?.Split(':')[1].Trim(),
+        cpu = BenchProcess.CpuName(),
         os = Environment.OSVersion.ToString(),
         dotnet = Environment.Version.ToString(),
         load_average_start = loadStart,
@@ -93,8 +92,7 @@ var json = new
     phases = report,
 };
 string output = Path.Combine(results, experiments is null ? "zoo.json" : "zoo-experiments.json");
-File.WriteAllText(output + ".tmp", JsonSerializer.Serialize(json, new JsonSerializerOptions { WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals }));
-File.Move(output + ".tmp", output, overwrite: true); // a reader never sees half a report
+BenchProcess.WriteReport(output, json);
 Console.WriteLine($"wrote {Path.GetRelativePath(repo, output)}");
 return 0;
 
