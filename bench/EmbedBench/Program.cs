@@ -5,6 +5,7 @@
 // variables), same folder, same random weights, same batch, measured round by round in one run.
 using System.Diagnostics;
 using System.Globalization;
+using System.Text.Json;
 using Backbones.Models;
 using Backbones.Vision;
 
