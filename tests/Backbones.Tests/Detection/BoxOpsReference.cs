@@ -25,13 +25,7 @@ static class BoxOpsReference
         return (cases, Checkpoint.Load(Path.Combine(folder, name + ".pth")));
     }
 
-    static string Run(string script)
-    {
-        string folder = TempFolder.Create(Path.GetFileNameWithoutExtension(script).Replace('_', '-'));
-        var (code, stdout, stderr) = PyTorch.RunScript(script, folder);
-        if (code != 0) throw new InvalidOperationException($"{script} failed ({code}):\n{stdout}\n{stderr}");
-        return folder;
-    }
+    static string Run(string script) => PyTorch.WriteReference(script, Path.GetFileNameWithoutExtension(script).Replace('_', '-'));
 
     public static Tensor Get(Checkpoint tensors, string key) =>
         ((PyDict)tensors.Root!).TryGetValue(key, out var value) && value is Tensor t ? t : throw new KeyNotFoundException($"no tensor '{key}' in the reference");

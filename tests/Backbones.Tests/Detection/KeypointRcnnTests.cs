@@ -17,13 +17,7 @@ namespace Backbones.Tests.Detection;
 [Collection(nameof(GlobalGeneratorCollection))]
 public sealed class KeypointRcnnTests
 {
-    static readonly Lazy<string> Folder = new(() =>
-    {
-        string folder = TempFolder.Create("keypoint-rcnn");
-        var (code, output, error) = PyTorch.RunScript("keypoint_rcnn_reference.py", folder);
-        if (code != 0) throw new InvalidOperationException($"keypoint_rcnn_reference.py failed ({code}):\n{output}\n{error}");
-        return folder;
-    });
+    static readonly Lazy<string> Folder = new(() => PyTorch.WriteReference("keypoint_rcnn_reference.py", "keypoint-rcnn"));
 
     static string WeightsFile => Path.Combine(Folder.Value, "model.pth");
 

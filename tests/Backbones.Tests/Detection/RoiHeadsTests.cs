@@ -17,13 +17,7 @@ namespace Backbones.Tests.Detection;
 [Collection(nameof(GlobalGeneratorCollection))] // seeds and draws from libtorch's global generator
 public sealed class RoiHeadsTests
 {
-    static readonly Lazy<string> Folder = new(() =>
-    {
-        string folder = TempFolder.Create("roi-heads");
-        var (code, output, error) = PyTorch.RunScript("roi_heads_reference.py", folder);
-        if (code != 0) throw new InvalidOperationException($"roi_heads_reference.py failed ({code}):\n{output}\n{error}");
-        return folder;
-    });
+    static readonly Lazy<string> Folder = new(() => PyTorch.WriteReference("roi_heads_reference.py", "roi-heads"));
 
     sealed class Reference : IDisposable
     {

@@ -15,13 +15,7 @@ namespace Backbones.Tests.Detection;
 [Collection(nameof(GlobalGeneratorCollection))] // seeds and draws from libtorch's global generator
 public sealed class RpnTests
 {
-    static readonly Lazy<string> Folder = new(() =>
-    {
-        string folder = TempFolder.Create("rpn");
-        var (code, output, error) = PyTorch.RunScript("rpn_reference.py", folder);
-        if (code != 0) throw new InvalidOperationException($"rpn_reference.py failed ({code}):\n{output}\n{error}");
-        return folder;
-    });
+    static readonly Lazy<string> Folder = new(() => PyTorch.WriteReference("rpn_reference.py", "rpn"));
 
     sealed record Reference(Checkpoint Io) : IDisposable
     {

@@ -32,6 +32,18 @@ public static class PyTorch
         return Run(python, [path, .. args]);
     }
 
+    /// <summary>
+    /// Runs a reference script that writes its files into the folder given as its last argument: a fresh temporary
+    /// folder named <paramref name="folderName"/>, which is returned; a failing script throws with its output.
+    /// </summary>
+    public static string WriteReference(string script, string folderName, params string[] argsBeforeFolder)
+    {
+        string folder = TempFolder.Create(folderName);
+        var (code, output, error) = RunScript(script, [.. argsBeforeFolder, folder]);
+        if (code != 0) throw new InvalidOperationException($"{script} failed ({code}):\n{output}\n{error}");
+        return folder;
+    }
+
     /// <summary>Runs a program to completion (bounded), with extra environment variables; returns exit code and output.</summary>
     internal static (int, string, string) Run(string program, IEnumerable<string> args, int timeoutSeconds = 600, IReadOnlyDictionary<string, string>? environment = null)
     {
